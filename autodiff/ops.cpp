@@ -1,0 +1,422 @@
+// autodiff/ops.cpp — every differentiable op: its forward (a tensor/ops.hpp kernel) and, directly
+// below, its backward rule written with these same ops. A rule gets `self` (its own node: the
+// output value and the inputs) and `g` (d loss / d self), and returns d loss / d input_i.
+// The one-line comment on each rule is the derivative it implements.
+//
+// Names: tensor-level kernels are called with an explicit `tt::` (tt::add on Tensors); unqualified
+// calls inside rules are the differentiable Var ops of this file.
+#include "autodiff/ops.hpp"
+
+#include <cmath>
+#include <numeric>
+
+namespace tt::ad {
+
+namespace {
+
+using Grads = std::vector<Var>;
+
+// A constant Var of the same shape, filled with `v` (only used where the value matters, e.g. masks).
+Var const_like(const Tensor& t, float v) { return constant(Tensor::full(t.shape(), v)); }
+
+// Shape with axis `a` set to 1 (for keepdim=false reductions we re-insert the axis in backward).
+Shape keepdim_shape(const Shape& s, int axis) {
+    Shape k = s;
+    k[axis] = 1;
+    return k;
+}
+
+}  // namespace
+
+// ================================================================================================
+// elementwise, with broadcasting: each rule reduces its gradient back to the input's shape.
+
+Var add(const Var& a, const Var& b) {
+    return make_result(tt::add(a.value(), b.value()), {a, b}, "add",
+                       [](const Var& self, const Var& g) -> Grads {  // d(a+b) = g, g
+                           return {sum_to(g, self.input(0).shape()), sum_to(g, self.input(1).shape())};
+                       });
+}
+
+Var sub(const Var& a, const Var& b) {
+    return make_result(tt::sub(a.value(), b.value()), {a, b}, "sub",
+                       [](const Var& self, const Var& g) -> Grads {  // d(a-b) = g, -g
+                           Grads r(2);
+                           if (self.needs_input_grad(0)) r[0] = sum_to(g, self.input(0).shape());
+                           if (self.needs_input_grad(1)) r[1] = sum_to(neg(g), self.input(1).shape());
+                           return r;
+                       });
+}
+
+Var mul(const Var& a, const Var& b) {
+    return make_result(tt::mul(a.value(), b.value()), {a, b}, "mul",
+                       [](const Var& self, const Var& g) -> Grads {  // d(a*b) = g*b, g*a
+                           Grads r(2);
+                           if (self.needs_input_grad(0)) r[0] = sum_to(mul(g, self.input(1)), self.input(0).shape());
+                           if (self.needs_input_grad(1)) r[1] = sum_to(mul(g, self.input(0)), self.input(1).shape());
+                           return r;
+                       });
+}
+
+Var div(const Var& a, const Var& b) {
+    return make_result(tt::div(a.value(), b.value()), {a, b}, "div",
+                       [](const Var& self, const Var& g) -> Grads {  // d(a/b) = g/b, -g*(a/b)/b
+                           const Var& b = self.input(1);
+                           Grads r(2);
+                           Var g_over_b = div(g, b);
+                           if (self.needs_input_grad(0)) r[0] = sum_to(g_over_b, self.input(0).shape());
+                           if (self.needs_input_grad(1)) r[1] = sum_to(neg(mul(g_over_b, self)), b.shape());
+                           return r;
+                       });
+}
+
+// maximum / minimum: the choice (which input wins) is data, so the mask is a constant.
+static Var select_op(const Var& a, const Var& b, bool is_max) {
+    Tensor a_wins = is_max ? tt::binary(BinaryOp::GreaterEqual, a.value(), b.value())
+                           : tt::binary(BinaryOp::GreaterEqual, b.value(), a.value());
+    return where(a_wins, a, b);
+}
+Var maximum(const Var& a, const Var& b) { return select_op(a, b, true); }
+Var minimum(const Var& a, const Var& b) { return select_op(a, b, false); }
+
+Var where(const Tensor& cond, const Var& a, const Var& b) {
+    return make_result(tt::where(cond, a.value(), b.value()), {a, b}, "where",
+                       [cond](const Var& self, const Var& g) -> Grads {  // g flows to the chosen side
+                           Var zero = constant(Tensor::scalar(0.0f));
+                           Grads r(2);
+                           if (self.needs_input_grad(0)) r[0] = sum_to(where(cond, g, zero), self.input(0).shape());
+                           if (self.needs_input_grad(1)) r[1] = sum_to(where(cond, zero, g), self.input(1).shape());
+                           return r;
+                       });
+}
+
+Var add(const Var& x, float s) {
+    return make_result(tt::add_scalar(x.value(), s), {x}, "add_scalar",
+                       [](const Var&, const Var& g) -> Grads { return {g}; });  // d(x+s) = g
+}
+
+Var mul(const Var& x, float s) {
+    return make_result(tt::mul_scalar(x.value(), s), {x}, "mul_scalar",
+                       [s](const Var&, const Var& g) -> Grads { return {mul(g, s)}; });  // d(s*x) = s*g
+}
+
+Var pow(const Var& x, float p) {
+    return make_result(tt::pow_scalar(x.value(), p), {x}, "pow",
+                       [p](const Var& self, const Var& g) -> Grads {  // d x^p = g * p * x^(p-1)
+                           return {mul(g, mul(pow(self.input(0), p - 1.0f), p))};
+                       });
+}
+
+// ================================================================================================
+// unary
+
+Var neg(const Var& x) {
+    return make_result(tt::neg(x.value()), {x}, "neg", [](const Var&, const Var& g) -> Grads { return {neg(g)}; });
+}
+
+Var exp(const Var& x) {
+    return make_result(tt::exp(x.value()), {x}, "exp",
+                       [](const Var& self, const Var& g) -> Grads { return {mul(g, self)}; });  // d e^x = g e^x
+}
+
+Var log(const Var& x) {
+    return make_result(tt::log(x.value()), {x}, "log",
+                       [](const Var& self, const Var& g) -> Grads { return {div(g, self.input(0))}; });  // g/x
+}
+
+Var sqrt(const Var& x) {
+    return make_result(tt::sqrt(x.value()), {x}, "sqrt",
+                       [](const Var& self, const Var& g) -> Grads {  // d sqrt(x) = g / (2 sqrt(x))
+                           return {div(mul(g, 0.5f), self)};
+                       });
+}
+
+Var rsqrt(const Var& x) {
+    return make_result(tt::unary(UnaryOp::Rsqrt, x.value()), {x}, "rsqrt",
+                       [](const Var& self, const Var& g) -> Grads {  // d x^-1/2 = -g/2 * (x^-1/2)^3
+                           return {mul(mul(g, pow(self, 3.0f)), -0.5f)};
+                       });
+}
+
+Var square(const Var& x) {
+    return make_result(tt::unary(UnaryOp::Square, x.value()), {x}, "square",
+                       [](const Var& self, const Var& g) -> Grads {  // d x^2 = 2 g x
+                           return {mul(mul(g, self.input(0)), 2.0f)};
+                       });
+}
+
+Var tanh(const Var& x) {
+    return make_result(tt::tanh(x.value()), {x}, "tanh",
+                       [](const Var& self, const Var& g) -> Grads {  // d tanh = g (1 - tanh^2)
+                           return {mul(g, add(neg(square(self)), 1.0f))};
+                       });
+}
+
+Var sigmoid(const Var& x) {
+    return make_result(tt::sigmoid(x.value()), {x}, "sigmoid",
+                       [](const Var& self, const Var& g) -> Grads {  // d s = g s (1 - s)
+                           return {mul(g, mul(self, add(neg(self), 1.0f)))};
+                       });
+}
+
+Var relu(const Var& x) {
+    // NOTE: the mask x > 0 is data; relu'' = 0 almost everywhere, so treating it as a constant is exact.
+    return make_result(tt::relu(x.value()), {x}, "relu",
+                       [](const Var& self, const Var& g) -> Grads {
+                           return {mul(g, constant(tt::unary(UnaryOp::Step, self.input(0).value())))};
+                       });
+}
+
+// ================================================================================================
+// reductions and broadcasting
+
+Var sum(const Var& x, int axis, bool keepdim) {
+    int ax = x.shape().norm_axis(axis);
+    return make_result(tt::sum(x.value(), ax, keepdim), {x}, "sum",
+                       [ax](const Var& self, const Var& g) -> Grads {  // d sum = g broadcast back
+                           const Shape& in = self.input(0).shape();
+                           return {broadcast_to(reshape(g, keepdim_shape(in, ax)), in)};
+                       });
+}
+
+Var sum(const Var& x) {
+    Tensor total = Tensor::scalar(tt::sum_all(x.value()));
+    return make_result(std::move(total), {x}, "sum_all",
+                       [](const Var& self, const Var& g) -> Grads {
+                           return {broadcast_to(g, self.input(0).shape())};
+                       });
+}
+
+Var mean(const Var& x, int axis, bool keepdim) {
+    float n = static_cast<float>(x.shape()[axis]);
+    return mul(sum(x, axis, keepdim), 1.0f / n);
+}
+
+Var mean(const Var& x) { return mul(sum(x), 1.0f / static_cast<float>(std::max<int64_t>(x.numel(), 1))); }
+
+Var max(const Var& x, int axis, bool keepdim) {
+    int ax = x.shape().norm_axis(axis);
+    Tensor m = tt::max(x.value(), ax, true);
+    // The winners (ties share equally) are data: weight = [x == max] / count.
+    Tensor winners = tt::binary(BinaryOp::Equal, x.value(), m);
+    Tensor share = tt::div(winners, tt::sum(winners, ax, true));
+    Tensor out = keepdim ? m : m.reshape(tt::sum(x.value(), ax, false).shape());
+    return make_result(std::move(out), {x}, "max",
+                       [ax, share](const Var& self, const Var& g) -> Grads {  // g to the arg-max
+                           const Shape& in = self.input(0).shape();
+                           return {mul(broadcast_to(reshape(g, keepdim_shape(in, ax)), in), constant(share))};
+                       });
+}
+
+Var broadcast_to(const Var& x, const Shape& shape) {
+    if (x.shape() == shape) return x;
+    return make_result(tt::broadcast_to(x.value(), shape), {x}, "broadcast_to",
+                       [](const Var& self, const Var& g) -> Grads { return {sum_to(g, self.input(0).shape())}; });
+}
+
+Var sum_to(const Var& x, const Shape& shape) {
+    if (x.shape() == shape) return x;
+    return make_result(tt::sum_to(x.value(), shape), {x}, "sum_to",
+                       [](const Var& self, const Var& g) -> Grads { return {broadcast_to(g, self.input(0).shape())}; });
+}
+
+// ================================================================================================
+// layout
+
+Var reshape(const Var& x, const Shape& shape) {
+    if (x.shape() == shape) return x;
+    return make_result(x.value().reshape(shape), {x}, "reshape",
+                       [](const Var& self, const Var& g) -> Grads { return {reshape(g, self.input(0).shape())}; });
+}
+
+Var transpose(const Var& x, int axis_a, int axis_b) {
+    return make_result(tt::transpose(x.value(), axis_a, axis_b), {x}, "transpose",
+                       [axis_a, axis_b](const Var&, const Var& g) -> Grads { return {transpose(g, axis_a, axis_b)}; });
+}
+
+Var permute(const Var& x, std::vector<int> perm) {
+    Tensor out = tt::permute(x.value(), perm);
+    std::vector<int> inverse(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
+    return make_result(std::move(out), {x}, "permute",
+                       [inverse](const Var&, const Var& g) -> Grads { return {permute(g, inverse)}; });
+}
+
+Var slice(const Var& x, int axis, int64_t start, int64_t end) {
+    int ax = x.shape().norm_axis(axis);
+    return make_result(tt::slice(x.value(), ax, start, end), {x}, "slice",
+                       [ax, start](const Var& self, const Var& g) -> Grads {  // zeros outside the slice
+                           return {pad_slice(g, self.input(0).shape(), ax, start)};
+                       });
+}
+
+Var pad_slice(const Var& x, const Shape& full_shape, int axis, int64_t start) {
+    int ax = full_shape.norm_axis(axis);
+    return make_result(tt::pad_slice(x.value(), full_shape, ax, start), {x}, "pad_slice",
+                       [ax, start](const Var& self, const Var& g) -> Grads {
+                           return {slice(g, ax, start, start + self.input(0).shape()[ax])};
+                       });
+}
+
+Var concat(const std::vector<Var>& xs, int axis) {
+    TT_CHECK(!xs.empty(), "concat: no inputs");
+    int ax = xs[0].shape().norm_axis(axis);
+    std::vector<Tensor> values;
+    for (const Var& x : xs) values.push_back(x.value());
+    return make_result(tt::concat(values, ax), xs, "concat", [ax](const Var& self, const Var& g) -> Grads {
+        Grads r;
+        int64_t offset = 0;
+        for (const Var& in : self.inputs()) {  // each input gets its own slice of g
+            int64_t n = in.shape()[ax];
+            r.push_back(slice(g, ax, offset, offset + n));
+            offset += n;
+        }
+        return r;
+    });
+}
+
+Var tril(const Var& x, int64_t diagonal) {
+    return make_result(tt::tril(x.value(), diagonal, 0.0f), {x}, "tril",
+                       [diagonal](const Var&, const Var& g) -> Grads { return {tril(g, diagonal)}; });
+}
+
+Var masked_fill(const Var& x, const Tensor& mask, float value) {
+    return make_result(tt::masked_fill(x.value(), mask, value), {x}, "masked_fill",
+                       [mask](const Var&, const Var& g) -> Grads { return {masked_fill(g, mask, 0.0f)}; });
+}
+
+// ================================================================================================
+// matmul: C = op(A) op(B). The four transpose cases have the textbook adjoints
+//   C = A B     : dA = g Bᵀ,      dB = Aᵀ g
+//   C = Aᵀ B    : dA = B gᵀ,      dB = A g
+//   C = A Bᵀ    : dA = g B,       dB = gᵀ A
+//   C = Aᵀ Bᵀ   : dA = Bᵀ gᵀ,     dB = gᵀ Aᵀ
+// each of which is again a matmul with transpose flags (no explicit transposes are materialised).
+
+Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
+    // A 2-D b shared by a batch of a: fold the batch into M, so the rule below only ever sees
+    // equal batch dims and dB is one big matmul (the batch sum happens inside it).
+    if (a.rank() > 2 && b.rank() == 2 && !trans_a) {
+        Shape a2{a.numel() / a.shape()[-1], a.shape()[-1]};
+        Var c2 = matmul(reshape(a, a2), b, false, trans_b);
+        Shape out = a.shape();
+        out[-1] = c2.shape()[-1];
+        return reshape(c2, out);
+    }
+    TT_CHECK(a.rank() == b.rank(), "matmul: shapes " + a.shape().str() + " and " + b.shape().str() +
+                                       " (a batched a with a 2-D b needs trans_a=false)");
+    return make_result(tt::matmul(a.value(), b.value(), trans_a, trans_b), {a, b}, "matmul",
+                       [trans_a, trans_b](const Var& self, const Var& g) -> Grads {
+                           const Var& A = self.input(0);
+                           const Var& B = self.input(1);
+                           Grads r(2);
+                           if (self.needs_input_grad(0)) {
+                               if (!trans_a && !trans_b) r[0] = matmul(g, B, false, true);
+                               if (trans_a && !trans_b) r[0] = matmul(B, g, false, true);
+                               if (!trans_a && trans_b) r[0] = matmul(g, B, false, false);
+                               if (trans_a && trans_b) r[0] = matmul(B, g, true, true);
+                           }
+                           if (self.needs_input_grad(1)) {
+                               if (!trans_a && !trans_b) r[1] = matmul(A, g, true, false);
+                               if (trans_a && !trans_b) r[1] = matmul(A, g, false, false);
+                               if (!trans_a && trans_b) r[1] = matmul(g, A, true, false);
+                               if (trans_a && trans_b) r[1] = matmul(g, A, true, true);
+                           }
+                           return r;
+                       });
+}
+
+// ================================================================================================
+// rows
+
+Var gather_rows(const Var& table, const IntTensor& ids, int32_t padding_idx) {
+    TT_CHECK(table.rank() == 2, "gather_rows: table must be (V, C), got " + table.shape().str());
+    return make_result(tt::gather_rows(table.value(), ids), {table}, "gather_rows",
+                       [ids, padding_idx](const Var& self, const Var& g) -> Grads {  // d table = scatter(g)
+                           const Shape& ts = self.input(0).shape();
+                           Var d = scatter_add_rows(g, ids, ts[0]);
+                           if (padding_idx >= 0 && padding_idx < ts[0]) {
+                               Tensor keep = Tensor::ones(Shape{ts[0], 1});
+                               keep.data()[padding_idx] = 0.0f;  // the padding row learns nothing
+                               d = mul(d, constant(keep));
+                           }
+                           return {d};
+                       });
+}
+
+Var scatter_add_rows(const Var& src, const IntTensor& ids, int64_t num_rows) {
+    return make_result(tt::scatter_add_rows(src.value(), ids, num_rows), {src}, "scatter_add_rows",
+                       [ids](const Var&, const Var& g) -> Grads { return {gather_rows(g, ids)}; });
+}
+
+// ================================================================================================
+// softmax family
+
+Var softmax(const Var& x) {
+    return make_result(tt::softmax(x.value()), {x}, "softmax",
+                       [](const Var& self, const Var& g) -> Grads {  // d s = s (g - <g, s>)
+                           Var gs = sum(mul(g, self), -1, true);
+                           return {mul(self, sub(g, gs))};
+                       });
+}
+
+Var log_softmax(const Var& x) {
+    return make_result(tt::log_softmax(x.value()), {x}, "log_softmax",
+                       [](const Var& self, const Var& g) -> Grads {  // d ls = g - softmax * sum(g)
+                           return {sub(g, mul(exp(self), sum(g, -1, true)))};
+                       });
+}
+
+Var cross_entropy(const Var& logits, const IntTensor& targets, int32_t ignore_index) {
+    TT_CHECK(logits.rank() == 2 && targets.numel() == logits.shape()[0],
+             "cross_entropy: logits " + logits.shape().str() + " and targets " + targets.shape().str());
+    const int64_t n = logits.shape()[0], v = logits.shape()[1];
+    // Rows to ignore get target 0 and weight 0, so the kernels never see an out-of-range id.
+    std::vector<int32_t> safe(static_cast<std::size_t>(n));
+    Tensor weight = Tensor::empty(Shape{n, 1});
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        int32_t t = targets[i];
+        bool use = t != ignore_index;
+        TT_CHECK(!use || (t >= 0 && t < v), "cross_entropy: target " + std::to_string(t) + " at row " +
+                                                 std::to_string(i) + " outside [0, " + std::to_string(v) + ")");
+        safe[static_cast<std::size_t>(i)] = use ? t : 0;
+        weight.data()[i] = use ? 1.0f : 0.0f;
+        count += use;
+    }
+    IntTensor ids(Shape{n}, std::move(safe));
+    const float inv = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+    // loss = -(1/count) sum_i w_i log_softmax(x)_i,t_i
+    Tensor picked = tt::pick(tt::log_softmax(logits.value()), ids);  // (N)
+    Tensor loss = Tensor::scalar(-inv * tt::sum_all(tt::mul(picked, weight.reshape(Shape{n}))));
+    return make_result(std::move(loss), {logits}, "cross_entropy",
+                       [ids, weight, inv](const Var& self, const Var& g) -> Grads {
+                           // d loss / d x = (softmax(x) - onehot(t)) * w / count * g
+                           Var p = softmax(self.input(0));
+                           Var d = make_result(tt::add_at_index(p.value(), ids, -1.0f), {p}, "add_at_index",
+                                               [](const Var&, const Var& gg) -> Grads { return {gg}; });
+                           return {mul(mul(d, constant(tt::mul_scalar(weight, inv))), g)};
+                       });
+}
+
+Var bce_with_logits(const Var& logits, const Tensor& labels) {
+    // Stable form: max(x,0) - x*y + log(1 + exp(-|x|)) == softplus(x) - x*y. Composite of
+    // differentiable ops: softplus(x) = relu(x) + log(1 + exp(-|x|)), |x| = 2 relu(x) - x.
+    TT_CHECK(labels.shape() == logits.shape(),
+             "bce_with_logits: labels " + labels.shape().str() + " vs logits " + logits.shape().str());
+    Var abs_x = sub(mul(relu(logits), 2.0f), logits);
+    Var softplus = add(relu(logits), log(add(exp(neg(abs_x)), 1.0f)));
+    return mean(sub(softplus, mul(logits, constant(labels))));
+}
+
+// ================================================================================================
+// rotary position embedding: a rotation of each pair, so its adjoint is the inverse rotation.
+
+Var rope(const Var& x, const Tensor& cos, const Tensor& sin) {
+    return make_result(tt::rope(x.value(), cos, sin), {x}, "rope",
+                       [cos, sin](const Var&, const Var& g) -> Grads {  // R(φ)ᵀ = R(-φ)
+                           return {rope(g, cos, tt::neg(sin))};
+                       });
+}
+
+}  // namespace tt::ad

@@ -1,0 +1,97 @@
+// autodiff/ops.hpp — the differentiable ops. Each computes its value with tensor/ops.hpp and
+// records a backward rule written with these same ops (see autodiff/ops.cpp, where every op's
+// forward and its rule sit side by side), so every gradient is differentiable again.
+//
+// Shapes follow numpy conventions: broadcasting for elementwise ops, negative axes count from the
+// end, row-major layouts.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "autodiff/var.hpp"
+#include "tensor/ops.hpp"
+
+namespace tt::ad {
+
+// ---- elementwise (broadcasting) -----------------------------------------------------------------
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var div(const Var& a, const Var& b);
+Var maximum(const Var& a, const Var& b);  // gradient goes to a where a >= b, else to b
+Var minimum(const Var& a, const Var& b);
+// cond is data (not differentiated): out = cond != 0 ? a : b, all broadcast together.
+Var where(const Tensor& cond, const Var& a, const Var& b);
+
+Var add(const Var& x, float s);
+Var mul(const Var& x, float s);
+Var pow(const Var& x, float p);
+
+Var neg(const Var& x);
+Var exp(const Var& x);
+Var log(const Var& x);
+Var sqrt(const Var& x);
+Var rsqrt(const Var& x);  // 1/sqrt(x)
+Var square(const Var& x);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+Var relu(const Var& x);
+
+// ---- reductions and broadcasting ----------------------------------------------------------------
+Var sum(const Var& x, int axis, bool keepdim = false);
+Var sum(const Var& x);  // all elements -> shape ()
+Var mean(const Var& x, int axis, bool keepdim = false);
+Var mean(const Var& x);
+Var max(const Var& x, int axis, bool keepdim = false);  // ties share the gradient equally
+Var broadcast_to(const Var& x, const Shape& shape);
+Var sum_to(const Var& x, const Shape& shape);  // adjoint of broadcast_to
+
+// ---- layout -------------------------------------------------------------------------------------
+Var reshape(const Var& x, const Shape& shape);
+Var transpose(const Var& x, int axis_a, int axis_b);
+Var permute(const Var& x, std::vector<int> perm);
+Var slice(const Var& x, int axis, int64_t start, int64_t end);
+Var pad_slice(const Var& x, const Shape& full_shape, int axis, int64_t start);  // adjoint of slice
+Var concat(const std::vector<Var>& xs, int axis);
+Var tril(const Var& x, int64_t diagonal = 0);                 // zeros above the diagonal
+Var masked_fill(const Var& x, const Tensor& mask, float value);  // mask != 0 -> value (no gradient there)
+
+// ---- linear algebra -----------------------------------------------------------------------------
+// (..., M, K) @ (..., K, N) with optional transposes; b may be 2-D and shared across the batch.
+Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
+
+// ---- rows ---------------------------------------------------------------------------------------
+// Embedding lookup: table (V, C), ids -> ids.shape + (C). Rows whose id == padding_idx get no
+// gradient (pass -1 for none).
+Var gather_rows(const Var& table, const IntTensor& ids, int32_t padding_idx = -1);
+Var scatter_add_rows(const Var& src, const IntTensor& ids, int64_t num_rows);  // adjoint of gather
+
+// ---- softmax family and losses ------------------------------------------------------------------
+Var softmax(const Var& x);      // last axis
+Var log_softmax(const Var& x);  // last axis
+// Mean cross-entropy of logits (N, V) against targets (N); rows whose target == ignore_index are
+// left out of the mean. Fused: never materialises a one-hot matrix.
+Var cross_entropy(const Var& logits, const IntTensor& targets, int32_t ignore_index = -1);
+// Mean binary cross-entropy with logits: labels in {0,1} (same shape as logits), stable form.
+Var bce_with_logits(const Var& logits, const Tensor& labels);
+
+// ---- position ------------------------------------------------------------------------------------
+// Rotary embedding on interleaved pairs of the last axis; x (..., T, D), cos/sin (T, D/2) data.
+Var rope(const Var& x, const Tensor& cos, const Tensor& sin);
+
+// ---- operators ----------------------------------------------------------------------------------
+inline Var operator+(const Var& a, const Var& b) { return add(a, b); }
+inline Var operator-(const Var& a, const Var& b) { return sub(a, b); }
+inline Var operator*(const Var& a, const Var& b) { return mul(a, b); }
+inline Var operator/(const Var& a, const Var& b) { return div(a, b); }
+inline Var operator-(const Var& a) { return neg(a); }
+inline Var operator+(const Var& a, float s) { return add(a, s); }
+inline Var operator+(float s, const Var& a) { return add(a, s); }
+inline Var operator-(const Var& a, float s) { return add(a, -s); }
+inline Var operator-(float s, const Var& a) { return add(neg(a), s); }
+inline Var operator*(const Var& a, float s) { return mul(a, s); }
+inline Var operator*(float s, const Var& a) { return mul(a, s); }
+inline Var operator/(const Var& a, float s) { return mul(a, 1.0f / s); }
+
+}  // namespace tt::ad

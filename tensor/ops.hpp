@@ -1,0 +1,107 @@
+// tensor/ops.hpp — numeric ops on Tensors (no autograd): what autodiff's ops call to compute values.
+//
+// Every op here returns a new contiguous tensor and never modifies its inputs (except the
+// explicitly named *_inplace / *_into functions). Shapes are checked with TT_CHECK and errors
+// name the op and the shapes.
+//
+// Each op runs on the SIMD kernels of tensor/kernels.hpp (xsimd), and each of those kernels has a
+// scalar `_ref` twin that the tests compare it with. Big loops are split across threads by
+// tensor/parallel.hpp; results never depend on the thread count (no cross-thread reductions in
+// a different order).
+//
+// Conventions: row-major, last dimension contiguous; `axis` may be negative (-1 = last).
+// Broadcasting follows numpy: shapes align from the right and dimensions of size 1 stretch.
+#pragma once
+
+#include "tensor/tensor.hpp"
+
+namespace tt {
+
+// ---- elementwise, with numpy broadcasting ----------------------------------------------------
+enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Greater, GreaterEqual, Equal };
+// Greater/GreaterEqual/Equal produce 1.0f where true and 0.0f where false.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
+inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }
+inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b); }
+inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, a, b); }
+inline Tensor maximum(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Max, a, b); }
+inline Tensor minimum(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Min, a, b); }
+inline Tensor greater(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Greater, a, b); }
+
+// out = cond != 0 ? a : b, all three broadcast together.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// a += b in place (b broadcast to a's shape). The accumulation primitive of optimizers and grads.
+void add_inplace(Tensor& a, const Tensor& b);
+// a += alpha * b in place, same shapes (axpy).
+void axpy_inplace(Tensor& a, float alpha, const Tensor& b);
+
+// ---- scalar and unary --------------------------------------------------------------------------
+Tensor add_scalar(const Tensor& x, float s);
+Tensor mul_scalar(const Tensor& x, float s);
+Tensor pow_scalar(const Tensor& x, float p);  // x^p elementwise (p = 2, 0.5, -1, ... common cases fast)
+
+enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Relu, Square, Abs, Step /* x > 0 ? 1 : 0 */, Reciprocal };
+Tensor unary(UnaryOp op, const Tensor& x);
+inline Tensor neg(const Tensor& x) { return unary(UnaryOp::Neg, x); }
+inline Tensor exp(const Tensor& x) { return unary(UnaryOp::Exp, x); }
+inline Tensor log(const Tensor& x) { return unary(UnaryOp::Log, x); }
+inline Tensor sqrt(const Tensor& x) { return unary(UnaryOp::Sqrt, x); }
+inline Tensor tanh(const Tensor& x) { return unary(UnaryOp::Tanh, x); }
+inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
+inline Tensor relu(const Tensor& x) { return unary(UnaryOp::Relu, x); }
+
+// ---- reductions --------------------------------------------------------------------------------
+Tensor sum(const Tensor& x, int axis, bool keepdim = false);
+Tensor mean(const Tensor& x, int axis, bool keepdim = false);
+Tensor max(const Tensor& x, int axis, bool keepdim = false);
+float sum_all(const Tensor& x);  // accumulated in double
+// Sums x down to `shape` (the inverse of broadcasting): the gradient of broadcast_to.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+
+// ---- softmax family (last axis) ----------------------------------------------------------------
+Tensor softmax(const Tensor& x);
+Tensor log_softmax(const Tensor& x);
+
+// ---- layout ------------------------------------------------------------------------------------
+Tensor transpose(const Tensor& x, int axis_a, int axis_b);    // swaps two axes (copy)
+Tensor permute(const Tensor& x, std::span<const int> perm);   // out.dim(i) = x.dim(perm[i])
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);  // [start, end) along axis
+Tensor concat(std::span<const Tensor> xs, int axis);
+// Writes `src` into x[..., start:start+src.dim(axis), ...] (the gradient of slice).
+Tensor pad_slice(const Tensor& src, const Shape& full_shape, int axis, int64_t start);
+
+// Lower-triangular mask on the last two dims: out[..., i, j] = j <= i + diagonal ? x : fill.
+Tensor tril(const Tensor& x, int64_t diagonal = 0, float fill = 0.0f);
+// out = mask != 0 ? value : x, mask broadcast to x's shape.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);
+
+// Rotary position embedding on interleaved pairs (2j, 2j+1) of the last axis:
+//   out[2j]   = x[2j] cos[t,j] - x[2j+1] sin[t,j]
+//   out[2j+1] = x[2j+1] cos[t,j] + x[2j] sin[t,j]
+// x (..., T, D) with D even; cos, sin (T, D/2). rope(x, cos, -sin) is the inverse rotation.
+Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin);
+
+// ---- rows: embedding lookup and its gradient ----------------------------------------------------
+// table (V, C), idx any shape of ids in [0, V) -> out idx.shape + (C).
+Tensor gather_rows(const Tensor& table, const IntTensor& idx);
+// out (num_rows, C) = zeros, then out[idx[i]] += src[i]  (src idx.shape + (C)).
+Tensor scatter_add_rows(const Tensor& src, const IntTensor& idx, int64_t num_rows);
+// x (N, V): out = x with out[i, idx[i]] += value (the one-hot part of cross-entropy's gradient).
+Tensor add_at_index(const Tensor& x, const IntTensor& idx, float value);
+// x (N, V) -> (N): x[i, idx[i]]
+Tensor pick(const Tensor& x, const IntTensor& idx);
+
+// ---- matmul ------------------------------------------------------------------------------------
+// a (..., M, K) (or (..., K, M) with trans_a), b (..., K, N) (or (..., N, K) with trans_b).
+// Batch dims must be equal, or b may be 2-D and is then shared by every batch (x @ W).
+// Runs the packed, blocked SIMD micro-kernel of tensor/matmul.hpp, split across threads.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- comparisons used by tests -----------------------------------------------------------------
+// max |a-b| / (atol + rtol*|b|) style check is in tests; this is the raw max abs difference.
+float max_abs_diff(const Tensor& a, const Tensor& b);
+
+}  // namespace tt

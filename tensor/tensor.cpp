@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 namespace tt {
 
@@ -74,17 +76,76 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Storage
+// Storage, with a buffer pool.
+//
+// Why a pool: a training step allocates and frees the same large activations again and again.
+// glibc serves every block above its mmap threshold (128 KiB at first) with a fresh mmap and
+// returns it with munmap, so each step pays a page fault per 4 KiB page it touches (measured:
+// ~40% of a TTT4Rec step). Freed blocks of 64 KiB or more are therefore kept here, keyed by their
+// exact rounded size, and handed out again; small blocks go straight to the allocator, which
+// handles them well. The cache is bounded; beyond it blocks are really freed.
+
+namespace {
+
+constexpr std::size_t kPoolMinBytes = 64 << 10;
+constexpr std::size_t kPoolMaxCachedBytes = std::size_t(4) << 30;
+
+struct BufferPool {
+    std::mutex mu;
+    std::unordered_map<std::size_t, std::vector<void*>> free_lists;
+    std::size_t cached_bytes = 0;
+
+    void* take(std::size_t bytes) {
+        if (bytes >= kPoolMinBytes) {
+            std::lock_guard<std::mutex> lock(mu);
+            auto it = free_lists.find(bytes);
+            if (it != free_lists.end() && !it->second.empty()) {
+                void* p = it->second.back();
+                it->second.pop_back();
+                cached_bytes -= bytes;
+                return p;
+            }
+        }
+        return std::aligned_alloc(kAlign, bytes);
+    }
+    void give(void* p, std::size_t bytes) {
+        if (bytes >= kPoolMinBytes) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (cached_bytes + bytes <= kPoolMaxCachedBytes) {
+                free_lists[bytes].push_back(p);
+                cached_bytes += bytes;
+                return;
+            }
+        }
+        std::free(p);
+    }
+    ~BufferPool() {
+        for (auto& [bytes, list] : free_lists)
+            for (void* p : list) std::free(p);
+    }
+};
+
+BufferPool& pool() {
+    static BufferPool* p = new BufferPool();  // never destroyed: tensors may outlive static destructors
+    return *p;
+}
+
+std::size_t storage_bytes(int64_t n) {
+    // aligned_alloc needs a multiple of the alignment; never 0 bytes. Large blocks are rounded to
+    // 4 KiB so that slightly different sizes share a free list.
+    std::size_t bytes = static_cast<std::size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
+    std::size_t unit = bytes >= kPoolMinBytes ? 4096 : kAlign;
+    return (bytes + unit - 1) / unit * unit;
+}
+
+}  // namespace
 
 Storage::Storage(int64_t n) : size(n) {
-    // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes.
-    std::size_t bytes = static_cast<std::size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
-    bytes = (bytes + kAlign - 1) / kAlign * kAlign;
-    data = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+    data = static_cast<float*>(pool().take(storage_bytes(n)));
     if (!data) throw std::bad_alloc();
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() { pool().give(data, storage_bytes(size)); }
 
 // ---------------------------------------------------------------------------------------------
 // Tensor

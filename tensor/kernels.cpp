@@ -1,0 +1,637 @@
+// tensor/kernels.cpp — the xsimd kernels of kernels.hpp and their scalar `_ref` twins.
+//
+// Layout of this file: small op functors (each callable on a batch and on a float, so the vector
+// loop and its scalar leftovers share one definition), generic loops over those functors, then
+// the public kernels in the order of kernels.hpp, each SIMD version followed by its `_ref`.
+//
+// The `_ref` twins deliberately do not reuse the functors: they are written out with <cmath> so
+// that a test comparing the two checks the math as well as the loop bounds.
+#include "tensor/kernels.hpp"
+
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace tt::kernels {
+
+namespace {
+
+using batch = xsimd::batch<float>;
+constexpr size_t W = batch::size;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+inline batch load(const float* p) { return batch::load_unaligned(p); }
+
+// xsimd 8.1 spells the horizontal add `hadd` (renamed reduce_add in 9.0); it has no reduce_max.
+inline float hsum(const batch& v) { return xsimd::hadd(v); }
+inline float hmax(const batch& v) {
+    alignas(64) float lanes[W];
+    v.store_aligned(lanes);
+    float m = lanes[0];
+    for (size_t k = 1; k < W; ++k) m = std::max(m, lanes[k]);
+    return m;
+}
+
+// ---- binary functors ------------------------------------------------------------------------------
+struct AddF {
+    batch operator()(const batch& a, const batch& b) const { return a + b; }
+    float operator()(float a, float b) const { return a + b; }
+};
+struct SubF {
+    batch operator()(const batch& a, const batch& b) const { return a - b; }
+    float operator()(float a, float b) const { return a - b; }
+};
+struct MulF {
+    batch operator()(const batch& a, const batch& b) const { return a * b; }
+    float operator()(float a, float b) const { return a * b; }
+};
+struct DivF {
+    batch operator()(const batch& a, const batch& b) const { return a / b; }
+    float operator()(float a, float b) const { return a / b; }
+};
+struct MaxF {
+    batch operator()(const batch& a, const batch& b) const { return xsimd::max(a, b); }
+    float operator()(float a, float b) const { return std::max(a, b); }
+};
+struct MinF {
+    batch operator()(const batch& a, const batch& b) const { return xsimd::min(a, b); }
+    float operator()(float a, float b) const { return std::min(a, b); }
+};
+struct GreaterF {
+    batch operator()(const batch& a, const batch& b) const { return xsimd::select(a > b, batch(1.0f), batch(0.0f)); }
+    float operator()(float a, float b) const { return a > b ? 1.0f : 0.0f; }
+};
+struct GreaterEqualF {
+    batch operator()(const batch& a, const batch& b) const { return xsimd::select(a >= b, batch(1.0f), batch(0.0f)); }
+    float operator()(float a, float b) const { return a >= b ? 1.0f : 0.0f; }
+};
+struct EqualF {
+    batch operator()(const batch& a, const batch& b) const { return xsimd::select(a == b, batch(1.0f), batch(0.0f)); }
+    float operator()(float a, float b) const { return a == b ? 1.0f : 0.0f; }
+};
+
+// Resolve the op once per call, outside the loop; the loop is then instantiated per functor.
+template <class Fn>
+void with_binary(BinaryOp op, Fn&& fn) {
+    switch (op) {
+        case BinaryOp::Add: fn(AddF{}); return;
+        case BinaryOp::Sub: fn(SubF{}); return;
+        case BinaryOp::Mul: fn(MulF{}); return;
+        case BinaryOp::Div: fn(DivF{}); return;
+        case BinaryOp::Max: fn(MaxF{}); return;
+        case BinaryOp::Min: fn(MinF{}); return;
+        case BinaryOp::Greater: fn(GreaterF{}); return;
+        case BinaryOp::GreaterEqual: fn(GreaterEqualF{}); return;
+        case BinaryOp::Equal: fn(EqualF{}); return;
+    }
+}
+
+template <class F>
+void map_vv(F f, const float* a, const float* b, float* out, size_t n) {
+    size_t i = 0;
+    for (; i + W <= n; i += W) f(load(a + i), load(b + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = f(a[i], b[i]);  // leftovers
+}
+
+template <class F>
+void map_vs(F f, const float* a, float b, float* out, size_t n) {
+    const batch vb(b);
+    size_t i = 0;
+    for (; i + W <= n; i += W) f(load(a + i), vb).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = f(a[i], b);
+}
+
+template <class F>
+void map_sv(F f, float a, const float* b, float* out, size_t n) {
+    const batch va(a);
+    size_t i = 0;
+    for (; i + W <= n; i += W) f(va, load(b + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = f(a, b[i]);
+}
+
+float binary_scalar_ref_op(BinaryOp op, float a, float b) {
+    switch (op) {
+        case BinaryOp::Add: return a + b;
+        case BinaryOp::Sub: return a - b;
+        case BinaryOp::Mul: return a * b;
+        case BinaryOp::Div: return a / b;
+        case BinaryOp::Max: return a > b ? a : b;
+        case BinaryOp::Min: return a < b ? a : b;
+        case BinaryOp::Greater: return a > b ? 1.0f : 0.0f;
+        case BinaryOp::GreaterEqual: return a >= b ? 1.0f : 0.0f;
+        case BinaryOp::Equal: return a == b ? 1.0f : 0.0f;
+    }
+    return 0.0f;
+}
+
+// ---- unary functors -------------------------------------------------------------------------------
+struct NegF {
+    batch operator()(const batch& x) const { return -x; }
+    float operator()(float x) const { return -x; }
+};
+struct ExpF {
+    batch operator()(const batch& x) const { return xsimd::exp(x); }
+    float operator()(float x) const { return std::exp(x); }
+};
+// NOTE: xsimd 8.1's log does not compile for AVX-512BW without optimization (-O0): gcc then
+// defines the mask-blend intrinsics as macros whose casts reject xsimd batches. Debug builds get a
+// lane-by-lane std::log instead; optimized builds (every normal build) use xsimd::log.
+#if defined(__AVX512BW__) && !defined(__OPTIMIZE__)
+inline batch simd_log(const batch& x) {
+    alignas(64) float lanes[W];
+    x.store_aligned(lanes);
+    for (float& v : lanes) v = std::log(v);
+    return batch::load_aligned(lanes);
+}
+#else
+inline batch simd_log(const batch& x) { return xsimd::log(x); }
+#endif
+
+struct LogF {
+    batch operator()(const batch& x) const { return simd_log(x); }
+    float operator()(float x) const { return std::log(x); }
+};
+struct SqrtF {
+    batch operator()(const batch& x) const { return xsimd::sqrt(x); }
+    float operator()(float x) const { return std::sqrt(x); }
+};
+// NOTE: not xsimd::rsqrt: in xsimd 8.1 it does not compile for AVX-512 (fixed in 10.0), and its
+// approximate result would differ between archs anyway.
+struct RsqrtF {
+    batch operator()(const batch& x) const { return batch(1.0f) / xsimd::sqrt(x); }
+    float operator()(float x) const { return 1.0f / std::sqrt(x); }
+};
+struct TanhF {
+    batch operator()(const batch& x) const { return xsimd::tanh(x); }
+    float operator()(float x) const { return std::tanh(x); }
+};
+// 1 / (1 + e^-x): for very negative x, e^-x = inf and the result is a clean 0 (no NaN).
+struct SigmoidF {
+    batch operator()(const batch& x) const { return batch(1.0f) / (batch(1.0f) + xsimd::exp(-x)); }
+    float operator()(float x) const { return 1.0f / (1.0f + std::exp(-x)); }
+};
+struct ReluF {
+    batch operator()(const batch& x) const { return xsimd::max(x, batch(0.0f)); }
+    float operator()(float x) const { return x > 0.0f ? x : 0.0f; }
+};
+struct SquareF {
+    batch operator()(const batch& x) const { return x * x; }
+    float operator()(float x) const { return x * x; }
+};
+struct AbsF {
+    batch operator()(const batch& x) const { return xsimd::abs(x); }
+    float operator()(float x) const { return std::fabs(x); }
+};
+struct StepF {
+    batch operator()(const batch& x) const { return xsimd::select(x > batch(0.0f), batch(1.0f), batch(0.0f)); }
+    float operator()(float x) const { return x > 0.0f ? 1.0f : 0.0f; }
+};
+struct ReciprocalF {
+    batch operator()(const batch& x) const { return batch(1.0f) / x; }
+    float operator()(float x) const { return 1.0f / x; }
+};
+
+template <class Fn>
+void with_unary(UnaryOp op, Fn&& fn) {
+    switch (op) {
+        case UnaryOp::Neg: fn(NegF{}); return;
+        case UnaryOp::Exp: fn(ExpF{}); return;
+        case UnaryOp::Log: fn(LogF{}); return;
+        case UnaryOp::Sqrt: fn(SqrtF{}); return;
+        case UnaryOp::Rsqrt: fn(RsqrtF{}); return;
+        case UnaryOp::Tanh: fn(TanhF{}); return;
+        case UnaryOp::Sigmoid: fn(SigmoidF{}); return;
+        case UnaryOp::Relu: fn(ReluF{}); return;
+        case UnaryOp::Square: fn(SquareF{}); return;
+        case UnaryOp::Abs: fn(AbsF{}); return;
+        case UnaryOp::Step: fn(StepF{}); return;
+        case UnaryOp::Reciprocal: fn(ReciprocalF{}); return;
+    }
+}
+
+template <class F>
+void map_v(F f, const float* x, float* out, size_t n) {
+    size_t i = 0;
+    for (; i + W <= n; i += W) f(load(x + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = f(x[i]);
+}
+
+// x^e for a non-negative integer e by repeated squaring: exact for small e, and works for x < 0.
+template <class T>
+T pow_uint(T x, unsigned e) {
+    T result(1.0f);
+    T base = x;
+    while (e != 0) {
+        if (e & 1u) result = result * base;
+        base = base * base;
+        e >>= 1;
+    }
+    return result;
+}
+
+// Index generators for xsimd::swizzle (rope): lane i takes lane get(i, n) of the source.
+struct SwapPairs {
+    static constexpr uint32_t get(size_t i, size_t) { return static_cast<uint32_t>(i ^ 1u); }
+};
+struct DuplicateLowHalf {  // (v0, v0, v1, v1, ...) from the first n/2 lanes
+    static constexpr uint32_t get(size_t i, size_t) { return static_cast<uint32_t>(i / 2); }
+};
+struct DuplicateHighHalf {  // (v_{n/2}, v_{n/2}, ...) from the last n/2 lanes
+    static constexpr uint32_t get(size_t i, size_t n) { return static_cast<uint32_t>(n / 2 + i / 2); }
+};
+
+}  // namespace
+
+size_t simd_width() { return W; }
+const char* simd_arch_name() { return xsimd::default_arch::name(); }
+
+// ---------------------------------------------------------------------------------------------
+// elementwise binary
+
+void binary(BinaryOp op, const float* a, const float* b, float* out, size_t n) {
+    with_binary(op, [&](auto f) { map_vv(f, a, b, out, n); });
+}
+void binary_ref(BinaryOp op, const float* a, const float* b, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = binary_scalar_ref_op(op, a[i], b[i]);
+}
+
+void binary_scalar_b(BinaryOp op, const float* a, float b, float* out, size_t n) {
+    with_binary(op, [&](auto f) { map_vs(f, a, b, out, n); });
+}
+void binary_scalar_b_ref(BinaryOp op, const float* a, float b, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = binary_scalar_ref_op(op, a[i], b);
+}
+
+void binary_scalar_a(BinaryOp op, float a, const float* b, float* out, size_t n) {
+    with_binary(op, [&](auto f) { map_sv(f, a, b, out, n); });
+}
+void binary_scalar_a_ref(BinaryOp op, float a, const float* b, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = binary_scalar_ref_op(op, a, b[i]);
+}
+
+void binary_row(BinaryOp op, const float* a, const float* b_row, float* out, size_t rows, size_t cols) {
+    with_binary(op, [&](auto f) {
+        for (size_t r = 0; r < rows; ++r) map_vv(f, a + r * cols, b_row, out + r * cols, cols);
+    });
+}
+void binary_row_ref(BinaryOp op, const float* a, const float* b_row, float* out, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < cols; ++c) out[r * cols + c] = binary_scalar_ref_op(op, a[r * cols + c], b_row[c]);
+}
+
+void select(const float* cond, const float* a, const float* b, float* out, size_t n) {
+    const batch zero(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) xsimd::select(load(cond + i) != zero, load(a + i), load(b + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = cond[i] != 0.0f ? a[i] : b[i];
+}
+void select_ref(const float* cond, const float* a, const float* b, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = cond[i] != 0.0f ? a[i] : b[i];
+}
+
+void masked_fill(const float* x, const float* mask, float value, float* out, size_t n) {
+    const batch zero(0.0f), v(value);
+    size_t i = 0;
+    for (; i + W <= n; i += W) xsimd::select(load(mask + i) != zero, v, load(x + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = mask[i] != 0.0f ? value : x[i];
+}
+void masked_fill_ref(const float* x, const float* mask, float value, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = mask[i] != 0.0f ? value : x[i];
+}
+
+// ---------------------------------------------------------------------------------------------
+// unary and scalar
+
+void unary(UnaryOp op, const float* x, float* out, size_t n) {
+    with_unary(op, [&](auto f) { map_v(f, x, out, n); });
+}
+void unary_ref(UnaryOp op, const float* x, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        float y = 0.0f;
+        switch (op) {
+            case UnaryOp::Neg: y = -v; break;
+            case UnaryOp::Exp: y = std::exp(v); break;
+            case UnaryOp::Log: y = std::log(v); break;
+            case UnaryOp::Sqrt: y = std::sqrt(v); break;
+            case UnaryOp::Rsqrt: y = 1.0f / std::sqrt(v); break;
+            case UnaryOp::Tanh: y = std::tanh(v); break;
+            case UnaryOp::Sigmoid: y = 1.0f / (1.0f + std::exp(-v)); break;
+            case UnaryOp::Relu: y = v > 0.0f ? v : 0.0f; break;
+            case UnaryOp::Square: y = v * v; break;
+            case UnaryOp::Abs: y = std::fabs(v); break;
+            case UnaryOp::Step: y = v > 0.0f ? 1.0f : 0.0f; break;
+            case UnaryOp::Reciprocal: y = 1.0f / v; break;
+        }
+        out[i] = y;
+    }
+}
+
+void add_scalar(const float* x, float s, float* out, size_t n) { map_vs(AddF{}, x, s, out, n); }
+void add_scalar_ref(const float* x, float s, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = x[i] + s;
+}
+
+void mul_scalar(const float* x, float s, float* out, size_t n) { map_vs(MulF{}, x, s, out, n); }
+void mul_scalar_ref(const float* x, float s, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = x[i] * s;
+}
+
+void pow_scalar(const float* x, float p, float* out, size_t n) {
+    const bool is_integer = std::nearbyint(p) == p && std::fabs(p) <= 64.0f;
+    if (is_integer) {
+        const unsigned e = static_cast<unsigned>(std::fabs(p));
+        if (p >= 0.0f) {
+            map_v([e](auto v) { return pow_uint(v, e); }, x, out, n);
+        } else {
+            map_v([e](auto v) { return decltype(v)(1.0f) / pow_uint(v, e); }, x, out, n);
+        }
+        return;
+    }
+    if (p == 0.5f) {
+        map_v(SqrtF{}, x, out, n);
+        return;
+    }
+    if (p == -0.5f) {
+        map_v(RsqrtF{}, x, out, n);
+        return;
+    }
+    // x^p = exp(p log x): NaN for x < 0 like std::pow, 0 or inf at x = 0. (Not xsimd::pow, which
+    // hits the same -O0 AVX-512BW compile error as xsimd::log, see simd_log.)
+    const batch vp(p);
+    size_t i = 0;
+    for (; i + W <= n; i += W) xsimd::exp(vp * simd_log(load(x + i))).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = std::pow(x[i], p);
+}
+void pow_scalar_ref(const float* x, float p, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = std::pow(x[i], p);
+}
+
+void axpy(float alpha, const float* x, float* y, size_t n) {
+    const batch va(alpha);
+    size_t i = 0;
+    for (; i + W <= n; i += W) xsimd::fma(va, load(x + i), load(y + i)).store_unaligned(y + i);
+    for (; i < n; ++i) y[i] += alpha * x[i];
+}
+void axpy_ref(float alpha, const float* x, float* y, size_t n) {
+    for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// ---------------------------------------------------------------------------------------------
+// reductions (four accumulators: independent adds keep the FP pipeline busy)
+
+float sum(const float* x, size_t n) {
+    batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
+    size_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) {
+        s0 += load(x + i);
+        s1 += load(x + i + W);
+        s2 += load(x + i + 2 * W);
+        s3 += load(x + i + 3 * W);
+    }
+    for (; i + W <= n; i += W) s0 += load(x + i);
+    float s = hsum((s0 + s1) + (s2 + s3));
+    for (; i < n; ++i) s += x[i];
+    return s;
+}
+float sum_ref(const float* x, size_t n) {
+    float s = 0.0f;
+    for (size_t i = 0; i < n; ++i) s += x[i];
+    return s;
+}
+
+double sum_f64(const float* x, size_t n) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += double{x[i]};
+        s1 += double{x[i + 1]};
+        s2 += double{x[i + 2]};
+        s3 += double{x[i + 3]};
+    }
+    double s = (s0 + s1) + (s2 + s3);
+    for (; i < n; ++i) s += double{x[i]};
+    return s;
+}
+double sum_f64_ref(const float* x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; ++i) s += double{x[i]};
+    return s;
+}
+
+float max(const float* x, size_t n) {
+    batch m0(kNegInf), m1(kNegInf), m2(kNegInf), m3(kNegInf);
+    size_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) {
+        m0 = xsimd::max(m0, load(x + i));
+        m1 = xsimd::max(m1, load(x + i + W));
+        m2 = xsimd::max(m2, load(x + i + 2 * W));
+        m3 = xsimd::max(m3, load(x + i + 3 * W));
+    }
+    for (; i + W <= n; i += W) m0 = xsimd::max(m0, load(x + i));
+    float m = hmax(xsimd::max(xsimd::max(m0, m1), xsimd::max(m2, m3)));
+    for (; i < n; ++i) m = std::max(m, x[i]);
+    return m;
+}
+float max_ref(const float* x, size_t n) {
+    float m = kNegInf;
+    for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+float dot(const float* a, const float* b, size_t n) {
+    batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
+    size_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) {
+        s0 = xsimd::fma(load(a + i), load(b + i), s0);
+        s1 = xsimd::fma(load(a + i + W), load(b + i + W), s1);
+        s2 = xsimd::fma(load(a + i + 2 * W), load(b + i + 2 * W), s2);
+        s3 = xsimd::fma(load(a + i + 3 * W), load(b + i + 3 * W), s3);
+    }
+    for (; i + W <= n; i += W) s0 = xsimd::fma(load(a + i), load(b + i), s0);
+    float s = hsum((s0 + s1) + (s2 + s3));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+float dot_ref(const float* a, const float* b, size_t n) {
+    float s = 0.0f;
+    for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+float max_abs_diff(const float* a, const float* b, size_t n) {
+    batch m(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) m = xsimd::max(m, xsimd::abs(load(a + i) - load(b + i)));
+    float r = hmax(m);
+    for (; i < n; ++i) r = std::max(r, std::fabs(a[i] - b[i]));
+    return r;
+}
+float max_abs_diff_ref(const float* a, const float* b, size_t n) {
+    float r = 0.0f;
+    for (size_t i = 0; i < n; ++i) r = std::max(r, std::fabs(a[i] - b[i]));
+    return r;
+}
+
+void sum_rows(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t r = 0; r < rows; ++r) out[r] = sum(x + r * ld, cols);
+}
+void sum_rows_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t r = 0; r < rows; ++r) out[r] = sum_ref(x + r * ld, cols);
+}
+
+void max_rows(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t r = 0; r < rows; ++r) out[r] = max(x + r * ld, cols);
+}
+void max_rows_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t r = 0; r < rows; ++r) out[r] = max_ref(x + r * ld, cols);
+}
+
+// Column blocks of 4W, then W, then single columns; each block walks all rows in order.
+template <class F>
+void reduce_cols(F f, float init, const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    const batch vinit(init);
+    size_t c = 0;
+    for (; c + 4 * W <= cols; c += 4 * W) {
+        batch a0 = vinit, a1 = vinit, a2 = vinit, a3 = vinit;
+        for (size_t r = 0; r < rows; ++r) {
+            const float* p = x + r * ld + c;
+            a0 = f(a0, load(p));
+            a1 = f(a1, load(p + W));
+            a2 = f(a2, load(p + 2 * W));
+            a3 = f(a3, load(p + 3 * W));
+        }
+        a0.store_unaligned(out + c);
+        a1.store_unaligned(out + c + W);
+        a2.store_unaligned(out + c + 2 * W);
+        a3.store_unaligned(out + c + 3 * W);
+    }
+    for (; c + W <= cols; c += W) {
+        batch a = vinit;
+        for (size_t r = 0; r < rows; ++r) a = f(a, load(x + r * ld + c));
+        a.store_unaligned(out + c);
+    }
+    for (; c < cols; ++c) {
+        float a = init;
+        for (size_t r = 0; r < rows; ++r) a = f(a, x[r * ld + c]);
+        out[c] = a;
+    }
+}
+
+void sum_cols(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    reduce_cols(AddF{}, 0.0f, x, rows, cols, ld, out);
+}
+void sum_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t c = 0; c < cols; ++c) {
+        float s = 0.0f;
+        for (size_t r = 0; r < rows; ++r) s += x[r * ld + c];
+        out[c] = s;
+    }
+}
+
+void max_cols(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    reduce_cols(MaxF{}, kNegInf, x, rows, cols, ld, out);
+}
+void max_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t c = 0; c < cols; ++c) {
+        float m = kNegInf;
+        for (size_t r = 0; r < rows; ++r) m = x[r * ld + c] > m ? x[r * ld + c] : m;
+        out[c] = m;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax family: subtract the row max first, so exp never overflows (exp(x - max) <= 1)
+
+void softmax_row(const float* x, float* out, size_t n) {
+    if (n == 0) return;
+    const float m = max(x, n);
+    const batch vm(m);
+    batch acc(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch e = xsimd::exp(load(x + i) - vm);
+        e.store_unaligned(out + i);
+        acc += e;
+    }
+    float s = hsum(acc);
+    for (; i < n; ++i) {
+        out[i] = std::exp(x[i] - m);
+        s += out[i];
+    }
+    mul_scalar(out, 1.0f / s, out, n);
+}
+void softmax_row_ref(const float* x, float* out, size_t n) {
+    if (n == 0) return;
+    const float m = max_ref(x, n);
+    float s = 0.0f;
+    for (size_t i = 0; i < n; ++i) {
+        out[i] = std::exp(x[i] - m);
+        s += out[i];
+    }
+    for (size_t i = 0; i < n; ++i) out[i] /= s;
+}
+
+// log_softmax = x - (max + log sum exp(x - max)): the log of a sum of terms <= 1, never of 0 or inf.
+void log_softmax_row(const float* x, float* out, size_t n) {
+    if (n == 0) return;
+    const float m = max(x, n);
+    const batch vm(m);
+    batch acc(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) acc += xsimd::exp(load(x + i) - vm);
+    float s = hsum(acc);
+    for (; i < n; ++i) s += std::exp(x[i] - m);
+    add_scalar(x, -(m + std::log(s)), out, n);
+}
+void log_softmax_row_ref(const float* x, float* out, size_t n) {
+    if (n == 0) return;
+    const float m = max_ref(x, n);
+    float s = 0.0f;
+    for (size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+    const float log_sum = m + std::log(s);
+    for (size_t i = 0; i < n; ++i) out[i] = x[i] - log_sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rope: W pairs per step = two batches of x. cos/sin lanes are duplicated to (c0, c0, c1, c1, ...)
+// with swizzles (xsimd 8.1's zip_lo/zip_hi work per 128-bit lane on AVX-512, so they are not
+// used), and the partner of each element comes from swapping neighbours:
+//   out = x * (c0, c0, ...) + swap(x) * (-s0, +s0, ...)
+
+void rope_row(const float* x, const float* cos, const float* sin, float* out, size_t n_pairs) {
+    using ubatch = xsimd::batch<uint32_t>;
+    constexpr auto swap_pairs = xsimd::make_batch_constant<ubatch, SwapPairs>();
+    constexpr auto dup_low = xsimd::make_batch_constant<ubatch, DuplicateLowHalf>();
+    constexpr auto dup_high = xsimd::make_batch_constant<ubatch, DuplicateHighHalf>();
+    alignas(64) float sign_lanes[W];
+    for (size_t k = 0; k < W; ++k) sign_lanes[k] = k % 2 == 0 ? -1.0f : 1.0f;
+    const batch sign = batch::load_aligned(sign_lanes);
+
+    size_t j = 0;
+    for (; j + W <= n_pairs; j += W) {
+        const batch c = load(cos + j), s = load(sin + j);
+        const batch x0 = load(x + 2 * j), x1 = load(x + 2 * j + W);
+        const batch out0 = x0 * xsimd::swizzle(c, dup_low) + xsimd::swizzle(x0, swap_pairs) * (xsimd::swizzle(s, dup_low) * sign);
+        const batch out1 = x1 * xsimd::swizzle(c, dup_high) + xsimd::swizzle(x1, swap_pairs) * (xsimd::swizzle(s, dup_high) * sign);
+        out0.store_unaligned(out + 2 * j);
+        out1.store_unaligned(out + 2 * j + W);
+    }
+    for (; j < n_pairs; ++j) {
+        const float xe = x[2 * j], xo = x[2 * j + 1];
+        out[2 * j] = xe * cos[j] - xo * sin[j];
+        out[2 * j + 1] = xo * cos[j] + xe * sin[j];
+    }
+}
+void rope_row_ref(const float* x, const float* cos, const float* sin, float* out, size_t n_pairs) {
+    for (size_t j = 0; j < n_pairs; ++j) {
+        const float xe = x[2 * j], xo = x[2 * j + 1];
+        out[2 * j] = xe * cos[j] - xo * sin[j];
+        out[2 * j + 1] = xo * cos[j] + xe * sin[j];
+    }
+}
+
+}  // namespace tt::kernels

@@ -1,0 +1,106 @@
+// tensor/kernels.hpp — raw-pointer SIMD kernels (xsimd) that the ops of tensor/ops.hpp run on.
+//
+// Every kernel works on plain contiguous float arrays: a vector main loop over
+// xsimd::batch<float> (the arch comes from the compile flags: AVX-512 with -march=native, sse2 in
+// a portable build) and a scalar loop for the leftovers. Reductions keep several independent
+// accumulators so the adds pipeline.
+//
+// Every kernel `foo` has a scalar twin `foo_ref` with the same signature: the plain loop that
+// says what `foo` means. Tests compare the two at tail-sensitive lengths (0, 1, W-1, W, W+1, ...).
+// Results agree up to rounding only: the SIMD versions sum in a different order and may use FMA.
+//
+// Kernels never allocate, never throw and never start threads: splitting work is the caller's job
+// (tensor/ops.cpp). Unless a comment says otherwise, `out` may alias an input exactly (same
+// pointer), which is how the *_inplace ops run.
+#pragma once
+
+#include <cstddef>
+
+#include "tensor/ops.hpp"  // BinaryOp, UnaryOp
+
+namespace tt::kernels {
+
+using std::size_t;
+
+size_t simd_width();          // W = xsimd::batch<float>::size: 4 sse2, 8 avx2, 16 avx512
+const char* simd_arch_name();  // "sse2", "avx512bw", ...
+
+// ---- elementwise binary: out = a op b ----------------------------------------------------------
+// Greater/GreaterEqual/Equal write 1.0f where true and 0.0f where false.
+void binary(BinaryOp op, const float* a, const float* b, float* out, size_t n);
+void binary_ref(BinaryOp op, const float* a, const float* b, float* out, size_t n);
+// b is one scalar: out[i] = a[i] op b.
+void binary_scalar_b(BinaryOp op, const float* a, float b, float* out, size_t n);
+void binary_scalar_b_ref(BinaryOp op, const float* a, float b, float* out, size_t n);
+// a is one scalar: out[i] = a op b[i] (needed for the non-commutative ops, e.g. 1 - x).
+void binary_scalar_a(BinaryOp op, float a, const float* b, float* out, size_t n);
+void binary_scalar_a_ref(BinaryOp op, float a, const float* b, float* out, size_t n);
+// Row broadcast: a (rows, cols), b_row (cols) repeated for every row: out[r, c] = a[r, c] op b_row[c].
+void binary_row(BinaryOp op, const float* a, const float* b_row, float* out, size_t rows, size_t cols);
+void binary_row_ref(BinaryOp op, const float* a, const float* b_row, float* out, size_t rows, size_t cols);
+
+// out[i] = cond[i] != 0 ? a[i] : b[i]
+void select(const float* cond, const float* a, const float* b, float* out, size_t n);
+void select_ref(const float* cond, const float* a, const float* b, float* out, size_t n);
+// out[i] = mask[i] != 0 ? value : x[i]
+void masked_fill(const float* x, const float* mask, float value, float* out, size_t n);
+void masked_fill_ref(const float* x, const float* mask, float value, float* out, size_t n);
+
+// ---- unary and scalar ----------------------------------------------------------------------------
+void unary(UnaryOp op, const float* x, float* out, size_t n);
+void unary_ref(UnaryOp op, const float* x, float* out, size_t n);
+void add_scalar(const float* x, float s, float* out, size_t n);  // out = x + s
+void add_scalar_ref(const float* x, float s, float* out, size_t n);
+void mul_scalar(const float* x, float s, float* out, size_t n);  // out = x * s
+void mul_scalar_ref(const float* x, float s, float* out, size_t n);
+// out = x^p. Integer p (|p| <= 64) is exact repeated multiplication, so negative x works as in
+// std::pow; any other p uses exp(p log x) and is meant for x >= 0.
+void pow_scalar(const float* x, float p, float* out, size_t n);
+void pow_scalar_ref(const float* x, float p, float* out, size_t n);
+
+// y += alpha * x  (out is y: no aliasing between x and y)
+void axpy(float alpha, const float* x, float* y, size_t n);
+void axpy_ref(float alpha, const float* x, float* y, size_t n);
+
+// ---- reductions ----------------------------------------------------------------------------------
+float sum(const float* x, size_t n);  // 0 for n == 0
+float sum_ref(const float* x, size_t n);
+// Sum accumulated in double (for sum_all and losses, where float accumulation drifts). Four double
+// accumulators; xsimd 8.1 has no float->double batch conversion, so this one relies on the
+// compiler to vectorize the widening adds.
+double sum_f64(const float* x, size_t n);
+double sum_f64_ref(const float* x, size_t n);
+float max(const float* x, size_t n);  // -inf for n == 0
+float max_ref(const float* x, size_t n);
+float dot(const float* a, const float* b, size_t n);
+float dot_ref(const float* a, const float* b, size_t n);
+float max_abs_diff(const float* a, const float* b, size_t n);  // max |a - b|, 0 for n == 0
+float max_abs_diff_ref(const float* a, const float* b, size_t n);
+
+// Reduce the innermost axis: x (rows, cols) with row stride `ld` -> out[r] = sum/max over c.
+void sum_rows(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void sum_rows_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void max_rows(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void max_rows_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+// Reduce an outer axis, SIMD over the inner (contiguous) one: x (rows, cols) with row stride `ld`
+// -> out[c] = sum/max over r. Rows are added in order 0..rows-1 for every column, so the result is
+// the same whichever column block a thread is given. out must not alias x.
+void sum_cols(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void sum_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void max_cols(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void max_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+
+// ---- softmax of one row (max-subtracted, so large inputs do not overflow) ----------------------
+void softmax_row(const float* x, float* out, size_t n);
+void softmax_row_ref(const float* x, float* out, size_t n);
+void log_softmax_row(const float* x, float* out, size_t n);
+void log_softmax_row_ref(const float* x, float* out, size_t n);
+
+// ---- rotary embedding of one row of interleaved pairs ------------------------------------------
+// x, out (2 * n_pairs); cos, sin (n_pairs):
+//   out[2j] = x[2j] cos[j] - x[2j+1] sin[j],  out[2j+1] = x[2j+1] cos[j] + x[2j] sin[j]
+// out must not alias x.
+void rope_row(const float* x, const float* cos, const float* sin, float* out, size_t n_pairs);
+void rope_row_ref(const float* x, const float* cos, const float* sin, float* out, size_t n_pairs);
+
+}  // namespace tt::kernels

@@ -1,0 +1,428 @@
+// tensor/matmul.cpp — sgemm (packed, blocked, threaded xsimd micro-kernel), sgemm_ref, tt::matmul.
+//
+// How a fast GEMM is organised (GotoBLAS / BLIS), for a student:
+//
+// A naive C[i][j] += A[i][k] * B[k][j] loop is limited by memory, not by arithmetic: each fma needs
+// two loads. The trick is to keep a small MR x NR tile of C in *registers* (the micro-tile) and, per
+// step k, to load one column of op(A) (MR floats, each broadcast to a vector) and one row of op(B)
+// (NR floats = NV vectors): MR*NV fma's for MR + NV loads. With MR = 12, NV = 2 (AVX-512) that is
+// 24 fma's for 14 loads, and 24 independent accumulator chains hide the fma latency (4 cycles x 2
+// fma ports = 8 chains needed at least).
+//
+// For the micro-kernel to run at that speed its operands must sit in L1/L2, so the loops are blocked:
+//   * K is cut into blocks of KC. For one K-block, a KC x nc slab of op(B) is copied ("packed") into
+//     micro-panels of NR columns, each stored k-major: [k][NR] (one contiguous, aligned row of NV
+//     vectors per k, zero-padded past N). The slab is sized to stay in L2 (nc = 512 KB / (4*kc)).
+//     Packing is also where trans_b disappears: the kernel sees the same panels either way.
+//   * Then each row-panel of MR rows of op(A) (MR x KC = 12 KB) is loaded into L1 by the first
+//     micro-kernel that touches it and stays there while the kernel sweeps every B micro-panel of
+//     the slab (streamed from L2).
+//
+//   for jc in N step nc:                    B slab (KC x nc)        -> L2
+//     for pc in K step KC:                  pack B(pc:pc+KC, jc:jc+nc)
+//       for ir in M step MR:                A row-panel (MR x KC)   -> L1
+//         for jr in nc step NR:             micro-kernel: C(ir, jr) (+)= A(ir, pc) · Bpanel(pc, jr)
+//
+// The K-blocks accumulate into C: the first applies beta (C = alpha*AB + beta*C), the later ones
+// add (C = alpha*AB + C).
+//
+// Why A is not packed (unlike textbook BLIS): with ir outside jr, each A row-panel is reused from L1
+// by every B micro-panel, so the kernel can read op(A) in place through (row stride, k stride),
+// which handles trans_a for free. Packing A (tried: per MC x KC block, and per MR x KC panel) cost
+// 10-40% on every shape we care about (64^3, 512^3, 1024^3, 6400x64x64, 6400x3416x64) and won none:
+// the packing copy is a scalar transpose, and the access it saves is already L1-resident.
+// Walking C row-panel by row-panel also writes C in long runs per row, which matters when C is
+// huge and K small (6400 x 3416 logits with K = 64: writing C costs as much as computing it).
+//
+// Small problems (the TTT layers do thousands of 16x16x16 products): when op(B) is small, not
+// transposed and N is a multiple of W, even packing B is overhead, so the kernel reads B in place.
+//
+// Edges: the kernel is a template over the number of rows (1..MR) and vectors (1..NV), so a 4-row
+// or 16-column leftover runs a smaller kernel rather than wasting work on padding. Only columns that
+// are not a whole vector (N % W != 0) go through a small aligned scratch tile.
+//
+// Determinism: each C element is the same fma chain over k (in order, restarted at each KC block,
+// then combined with C by the same vector update) whatever micro-tile, row count, vector count,
+// thread or B layout computed it. Threads split the M x N tiles, never K, so 1 and N threads give
+// bit-identical results (tested).
+#include "tensor/matmul.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <xsimd/xsimd.hpp>
+
+#include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
+
+namespace tt {
+
+namespace {
+
+using batch = xsimd::batch<float>;
+constexpr int W = static_cast<int>(batch::size);  // floats per vector: 4 sse2, 8 avx2, 16 avx512
+
+// Register blocking. MR*NV accumulators + NV B vectors + 1 broadcast must fit in the register file:
+// AVX-512 has 32 vector registers (12*2 + 2 + 1 = 27); SSE2/AVX2 have 16 (6*2 + 2 + 1 = 15).
+constexpr int NV = 2;
+constexpr int MR = W >= 16 ? 12 : 6;
+constexpr int NR = NV * W;
+// K-block depth. One B micro-panel is KC*NR*4 bytes (32 KB on AVX-512) and one A row-panel MR*KC*4
+// (12 KB): together they fit the 48 KB L1 of the machine this was tuned on (Zen 5).
+constexpr int64_t KC = 256;
+// The packed B slab (kc x nc) should stay in L2 while every A row-panel sweeps across it: half of a
+// 1 MB L2, leaving room for A and C.
+constexpr int64_t kSlabBytes = 512 * 1024;
+// op(B) is read in place (not packed) when it is small and its rows are whole vectors: then packing
+// is pure overhead (the TTT layers' 16x16 products) and the whole of B stays in L1/L2 anyway.
+constexpr int64_t kInPlaceBMaxBytes = 8 * 1024;
+// Work (multiply-adds) below which an extra thread costs more than it saves (thread wake-up is a few
+// microseconds; this is ~5 us of single-core work).
+constexpr int64_t kMinFmaPerThread = int64_t{1} << 18;
+
+constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+constexpr int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
+
+// Columns of the packed B slab for a K-block of depth kc (a multiple of NR).
+constexpr int64_t slab_columns(int64_t kc) {
+    return std::max<int64_t>(NR, kSlabBytes / (kc * static_cast<int64_t>(sizeof(float))) / NR * NR);
+}
+
+// A growable 64-byte aligned scratch buffer, one per thread, so packing never allocates in steady
+// state (OpenMP keeps its worker threads alive, so thread_local buffers are reused).
+class PackBuffer {
+public:
+    PackBuffer() = default;
+    PackBuffer(const PackBuffer&) = delete;
+    PackBuffer& operator=(const PackBuffer&) = delete;
+    ~PackBuffer() { std::free(p_); }
+    float* get(int64_t n) {
+        if (n > cap_) {
+            std::free(p_);
+            cap_ = round_up(std::max<int64_t>(n, 1024), 16);
+            p_ = static_cast<float*>(std::aligned_alloc(64, static_cast<std::size_t>(cap_) * sizeof(float)));
+            if (!p_) throw std::bad_alloc();
+        }
+        return p_;
+    }
+
+private:
+    float* p_ = nullptr;
+    int64_t cap_ = 0;
+};
+
+thread_local PackBuffer tl_pack_b;
+
+// ---------------------------------------------------------------------------------------------
+// Packing B
+
+// Packs op(B)(p0:p0+kc, j0:j0+nb) into micro-panels of NR columns, each [kc][nrp] with
+// nrp = NR for full panels and nrp = round_up(remaining, W) for the last one (zero-padded past nb).
+// The panel starting at column jj (a multiple of NR) is at out + jj*kc.
+void pack_b(bool trans_b, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nb, float* out) {
+    for (int64_t jj = 0; jj < nb; jj += NR) {
+        const int64_t nr = std::min<int64_t>(NR, nb - jj);
+        const int64_t nrp = round_up(nr, W);
+        float* dst = out + jj * kc;
+        if (!trans_b) {
+            // B stored (K, N): row p of the panel is contiguous in B.
+            const float* src = B + p0 * ldb + j0 + jj;
+            if (nr == NR) {
+                for (int64_t p = 0; p < kc; ++p)
+                    for (int v = 0; v < NV; ++v)
+                        batch::load_unaligned(src + p * ldb + v * W).store_aligned(dst + p * NR + v * W);
+            } else {
+                for (int64_t p = 0; p < kc; ++p) {
+                    std::memcpy(dst + p * nrp, src + p * ldb, static_cast<std::size_t>(nr) * sizeof(float));
+                    std::fill(dst + p * nrp + nr, dst + (p + 1) * nrp, 0.0f);
+                }
+            }
+        } else {
+            // B stored (N, K): column j of op(B) is row j of B, contiguous in k. Transpose while
+            // copying: read each B row once, scatter it down the panel column.
+            const float* src = B + (j0 + jj) * ldb + p0;
+            for (int64_t j = 0; j < nr; ++j) {
+                const float* s = src + j * ldb;
+                for (int64_t p = 0; p < kc; ++p) dst[p * nrp + j] = s[p];
+            }
+            if (nr < nrp)
+                for (int64_t p = 0; p < kc; ++p) std::fill(dst + p * nrp + nr, dst + (p + 1) * nrp, 0.0f);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernel
+
+// The C update, the same vector arithmetic for every path (direct or through the scratch tile), so
+// that results never depend on tiling: C = alpha*acc + beta*C, where beta == 0 means "do not read C".
+inline void update_c(const batch& acc, float* c, float alpha, float beta) {
+    batch old = batch(0.0f);
+    if (beta == 1.0f)
+        old = batch::load_unaligned(c);
+    else if (beta != 0.0f)
+        old = batch(beta) * batch::load_unaligned(c);
+    xsimd::fma(batch(alpha), acc, old).store_unaligned(c);
+}
+
+// C(R x ncols) = alpha * op(A)(R x kc) · op(B)(kc x V*W) + beta * C, with ncols <= V*W.
+// op(A) is read in place as a[i*rs_a + p*cs_a]: rs = lda, cs = 1, or rs = 1, cs = lda when transposed.
+// op(B) row p is the V vectors at b + p*rs_b: a packed panel (rs_b = V*W, aligned, kPackedB) or B
+// itself (rs_b = ldb).
+template <int R, int V, bool kPackedB>
+void micro_kernel(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const float* b, int64_t rs_b, float* c,
+                  int64_t ldc, float alpha, float beta, int ncols) {
+    if constexpr (kPackedB) rs_b = V * W;
+    batch acc[R][V];
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc[i][v] = batch(0.0f);
+
+    for (int64_t p = 0; p < kc; ++p) {
+        batch bv[V];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v)
+            bv[v] = kPackedB ? batch::load_aligned(b + v * W) : batch::load_unaligned(b + v * W);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i) {
+            const batch ai(a[i * rs_a]);  // broadcast op(A)(i, p)
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+        }
+        a += cs_a;
+        b += rs_b;
+    }
+
+    if (ncols == V * W) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) update_c(acc[i][v], c + i * ldc + v * W, alpha, beta);
+    } else {
+        // Right edge, N % W != 0: run the same update on an aligned copy of the valid columns.
+        alignas(64) float tile[V * W];
+        const auto n = static_cast<std::size_t>(ncols);
+        for (int i = 0; i < R; ++i) {
+            std::fill(tile, tile + V * W, 0.0f);
+            if (beta != 0.0f) std::memcpy(tile, c + i * ldc, n * sizeof(float));
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) update_c(acc[i][v], tile + v * W, alpha, beta);
+            std::memcpy(c + i * ldc, tile, n * sizeof(float));
+        }
+    }
+}
+
+using KernelFn = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, float,
+                          float, int);
+
+// kKernels[b packed][rows-1][vectors-1]: every edge size gets its own fully unrolled kernel.
+template <bool P, int R, std::size_t... J>
+constexpr std::array<KernelFn, NV> kernel_row(std::index_sequence<J...>) {
+    return {{&micro_kernel<R, static_cast<int>(J) + 1, P>...}};
+}
+template <bool P, std::size_t... I>
+constexpr std::array<std::array<KernelFn, NV>, MR> kernel_table(std::index_sequence<I...>) {
+    return {{kernel_row<P, static_cast<int>(I) + 1>(std::make_index_sequence<NV>{})...}};
+}
+constexpr std::array<std::array<std::array<KernelFn, NV>, MR>, 2> kKernels = {
+    kernel_table<false>(std::make_index_sequence<MR>{}), kernel_table<true>(std::make_index_sequence<MR>{})};
+
+// ---------------------------------------------------------------------------------------------
+// Macro-kernel: one thread's rectangle C(m0:m1, n0:n1), the whole of K.
+
+struct Gemm {
+    bool trans_a, trans_b;
+    int64_t M, N, K;
+    float alpha;
+    const float* A;
+    int64_t lda;
+    const float* B;
+    int64_t ldb;
+    float beta;
+    float* C;
+    int64_t ldc;
+    bool pack_b;  // decided once per call from the problem shape; does not change the arithmetic
+};
+
+void gemm_block(const Gemm& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    const int64_t kc_max = std::min(KC, g.K);
+    const int64_t nc = slab_columns(kc_max);
+    float* bp = g.pack_b ? tl_pack_b.get(kc_max * round_up(std::min(nc, n1 - n0), W)) : nullptr;
+    const int64_t rs_a = g.trans_a ? 1 : g.lda, cs_a = g.trans_a ? g.lda : 1;  // op(A)(i,k) strides
+
+    for (int64_t jc = n0; jc < n1; jc += nc) {
+        const int64_t nb = std::min(nc, n1 - jc);
+        for (int64_t pc = 0; pc < g.K; pc += KC) {
+            const int64_t kc = std::min(KC, g.K - pc);
+            const float beta = pc == 0 ? g.beta : 1.0f;  // later K-blocks accumulate
+            if (g.pack_b) pack_b(g.trans_b, g.B, g.ldb, pc, kc, jc, nb, bp);
+            for (int64_t ir = m0; ir < m1; ir += MR) {
+                const auto r = static_cast<std::size_t>(std::min<int64_t>(MR, m1 - ir) - 1);
+                const float* a = g.A + ir * rs_a + pc * cs_a;  // &op(A)(ir, pc)
+                for (int64_t jr = 0; jr < nb; jr += NR) {
+                    const int ncols = static_cast<int>(std::min<int64_t>(NR, nb - jr));
+                    const auto v = static_cast<std::size_t>(ceil_div(ncols, W) - 1);
+                    float* c = g.C + ir * g.ldc + jc + jr;
+                    if (g.pack_b)
+                        kKernels[1][r][v](kc, a, rs_a, cs_a, bp + jr * kc, 0, c, g.ldc, g.alpha, beta, ncols);
+                    else
+                        kKernels[0][r][v](kc, a, rs_a, cs_a, g.B + pc * g.ldb + jc + jr, g.ldb, c, g.ldc, g.alpha,
+                                          beta, ncols);
+                }
+            }
+        }
+    }
+}
+
+// C = beta * C (the whole answer when K == 0 or alpha == 0).
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i) {
+        float* c = C + i * ldc;
+        if (beta == 0.0f)
+            std::fill(c, c + N, 0.0f);
+        else
+            for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// sgemm
+
+void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    TT_CHECK(M >= 0 && N >= 0 && K >= 0, "sgemm: negative size M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                                             " K=" + std::to_string(K));
+    TT_CHECK(ldc >= N && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N),
+             "sgemm: leading dimension smaller than the row width");
+    if (M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const bool in_place_b = !trans_b && N % W == 0 && K * N * static_cast<int64_t>(sizeof(float)) <= kInPlaceBMaxBytes;
+    const Gemm g{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, !in_place_b};
+
+    // Split C into a tm x tn grid of rectangles, one per thread, on micro-tile boundaries. Pick the
+    // grid whose largest rectangle is smallest (balance), then the one with the least edge (each
+    // thread packs the B columns and reads the A rows of its own rectangle).
+    const int64_t mt = ceil_div(M, MR), nt = ceil_div(N, NR);
+    int64_t T = std::clamp<int64_t>(M * N * K / kMinFmaPerThread, 1, std::max(1, nthreads));
+    T = std::min(T, mt * nt);
+    int64_t tm = 1, tn = 1;
+    for (; T > 1; --T) {
+        int64_t best_cost = -1;
+        for (int64_t a = 1; a <= T; ++a) {
+            if (T % a != 0 || a > mt || T / a > nt) continue;
+            const int64_t bm = ceil_div(mt, a) * MR, bn = ceil_div(nt, T / a) * NR;
+            const int64_t cost = bm * bn * 64 + bm + bn;
+            if (best_cost < 0 || cost < best_cost) best_cost = cost, tm = a, tn = T / a;
+        }
+        if (best_cost >= 0) break;
+    }
+    if (tm * tn == 1) {
+        gemm_block(g, 0, M, 0, N);
+        return;
+    }
+    parallel_for(tm * tn, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) {
+            const int64_t bi = t / tn, bj = t % tn;
+            const int64_t m0 = std::min(M, mt * bi / tm * MR), m1 = std::min(M, mt * (bi + 1) / tm * MR);
+            const int64_t n0 = std::min(N, nt * bj / tn * NR), n1 = std::min(N, nt * (bj + 1) / tn * NR);
+            if (m0 < m1 && n0 < n1) gemm_block(g, m0, m1, n0, n1);
+        }
+    });
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    const int nt = omp_in_parallel() ? 1 : num_threads();
+    sgemm_threads(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; ++k) {
+                const float a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                const float b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+                s += static_cast<double>(a) * static_cast<double>(b);
+            }
+            float& c = C[i * ldc + j];
+            const double old = beta == 0.0f ? 0.0 : static_cast<double>(beta) * static_cast<double>(c);
+            c = static_cast<float>(static_cast<double>(alpha) * s + old);
+        }
+}
+
+SgemmConfig sgemm_config() {
+    return {W, MR, NR, static_cast<int>(KC), static_cast<int>(slab_columns(KC)), xsimd::default_arch::name()};
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul on Tensors
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    const auto shapes = [&] {
+        return "a " + a.shape().str() + (trans_a ? "^T" : "") + ", b " + b.shape().str() + (trans_b ? "^T" : "");
+    };
+    TT_CHECK(a.rank() >= 2 && b.rank() >= 2, "matmul: both operands need rank >= 2, got " + shapes());
+    // b 2-D and a batched: b is shared by every batch item (x @ W). Otherwise batch dims must match.
+    const bool shared_b = b.rank() == 2 && a.rank() > 2;
+    if (!shared_b) {
+        bool same = a.rank() == b.rank();
+        for (int i = 0; same && i < a.rank() - 2; ++i) same = a.dim(i) == b.dim(i);
+        TT_CHECK(same, "matmul: batch dims must be equal (or b 2-D), got " + shapes());
+    }
+    const int64_t M = trans_a ? a.dim(-1) : a.dim(-2), Ka = trans_a ? a.dim(-2) : a.dim(-1);
+    const int64_t Kb = trans_b ? b.dim(-1) : b.dim(-2), N = trans_b ? b.dim(-2) : b.dim(-1);
+    TT_CHECK(Ka == Kb, "matmul: inner dims differ (" + std::to_string(Ka) + " vs " + std::to_string(Kb) + "), got " +
+                           shapes());
+    const int64_t K = Ka;
+
+    Shape out_shape;
+    int64_t nbatch = 1;
+    for (int i = 0; i < a.rank() - 2; ++i) {
+        out_shape.push_back(a.dim(i));
+        nbatch *= a.dim(i);
+    }
+    out_shape.push_back(M);
+    out_shape.push_back(N);
+    Tensor out = Tensor::empty(out_shape);
+    if (out.numel() == 0) return out;
+
+    const float* A = a.data();
+    const float* B = b.data();
+    float* C = out.data();
+    const int64_t lda = a.dim(-1), ldb = b.dim(-1);
+
+    if (shared_b && !trans_a) {
+        // (batch, M, K) row-major is (batch*M, K): one big GEMM, the best shape for the kernel.
+        sgemm(false, trans_b, nbatch * M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+        return out;
+    }
+    const int64_t sa = M * K, sb = shared_b ? 0 : K * N, sc = M * N;
+    if (nbatch > 1 && M * N * K < kMinFmaPerThread && !omp_in_parallel()) {
+        // Many small products (TTT: 512 x 16x16x16): one thread per group of batch items, each item
+        // single-threaded. Same arithmetic per element as the serial path, so still deterministic.
+        const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, M * N * K));
+        parallel_for(nbatch, grain, [&](int64_t begin, int64_t end) {
+            for (int64_t t = begin; t < end; ++t)
+                sgemm_threads(1, trans_a, trans_b, M, N, K, 1.0f, A + t * sa, lda, B + t * sb, ldb, 0.0f, C + t * sc, N);
+        });
+        return out;
+    }
+    for (int64_t t = 0; t < nbatch; ++t)
+        sgemm(trans_a, trans_b, M, N, K, 1.0f, A + t * sa, lda, B + t * sb, ldb, 0.0f, C + t * sc, N);
+    return out;
+}
+
+}  // namespace tt

@@ -16,7 +16,11 @@ namespace {
 
 // Nodes reachable from `outputs` that require grad, sorted newest first (reverse creation order =
 // reverse topological order, because a node is always created after its inputs).
-std::vector<Var> reverse_topological(const std::vector<Var>& outputs) {
+// Nodes older than `min_seq` are not visited: a path from an output down to a requested input
+// only passes through nodes created after that input, so grad() passes the oldest input's seq and
+// never walks the rest of the history (an inner gradient taken inside a long forward pass would
+// otherwise cost time proportional to everything computed before it).
+std::vector<Var> reverse_topological(const std::vector<Var>& outputs, uint64_t min_seq = 0) {
     std::vector<Var> order;
     std::unordered_set<const Node*> seen;
     std::vector<Var> stack;
@@ -26,7 +30,7 @@ std::vector<Var> reverse_topological(const std::vector<Var>& outputs) {
         Var v = std::move(stack.back());
         stack.pop_back();
         for (const Var& in : v.inputs())
-            if (in.requires_grad() && seen.insert(in.node()).second) stack.push_back(in);
+            if (in.requires_grad() && in.seq() >= min_seq && seen.insert(in.node()).second) stack.push_back(in);
         order.push_back(std::move(v));
     }
     std::sort(order.begin(), order.end(), [](const Var& a, const Var& b) { return a.seq() > b.seq(); });
@@ -37,7 +41,9 @@ std::vector<Var> reverse_topological(const std::vector<Var>& outputs) {
 // undefined where nothing reached them).
 std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& outputs, const std::vector<Var>& grad_outputs,
                                                   const std::unordered_set<const Node*>& targets, bool create_graph) {
-    std::vector<Var> order = reverse_topological(outputs);
+    uint64_t min_seq = UINT64_MAX;
+    for (const Node* t : targets) min_seq = std::min(min_seq, t->seq);
+    std::vector<Var> order = reverse_topological(outputs, targets.empty() ? 0 : min_seq);
 
     // needed(n): n is a target, or some input of n is needed. Walk oldest -> newest so inputs are
     // decided before the nodes that use them.

@@ -16,9 +16,6 @@ namespace {
 
 using Grads = std::vector<Var>;
 
-// A constant Var of the same shape, filled with `v` (only used where the value matters, e.g. masks).
-Var const_like(const Tensor& t, float v) { return constant(Tensor::full(t.shape(), v)); }
-
 // Shape with axis `a` set to 1 (for keepdim=false reductions we re-insert the axis in backward).
 Shape keepdim_shape(const Shape& s, int axis) {
     Shape k = s;

@@ -1,0 +1,36 @@
+// data/cache.hpp — binary cache of a processed Dataset, so a second run skips parsing.
+//
+// File layout (little-endian, native; the cache is a local artifact, never shipped):
+//   header  (CacheHeader below: magic "TTRCACHE", version, options key, source size and mtime,
+//            counts, payload size, payload checksum)
+//   payload offsets (n_users+1 x i64) | items (n x i32) | timestamps (n x f64, if any) |
+//           user names | item names (each u32 length + bytes) | LoadReport fields
+// A cache is used only if the magic, version, options key, source size/mtime, payload size and
+// checksum all match; anything else is reported (stale or corrupt) and the cache is rebuilt.
+// Writes are atomic: temp file in the same directory, fsync, rename.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "data/dataset.hpp"
+
+namespace tt::data {
+
+inline constexpr uint32_t kCacheVersion = 1;
+
+// Where the cache of these options lives (directory resolved as documented in LoadOptions).
+std::string cache_path_for(const LoadOptions& opt);
+
+// Returns the cached dataset, or nullopt with `why` saying what was wrong ("no cache", "stale: ...",
+// "corrupt: ...").
+std::optional<Dataset> read_cache(const LoadOptions& opt, std::string* why);
+
+// Writes atomically; returns false with `why` on failure (a failed cache write never fails a load).
+bool write_cache(const LoadOptions& opt, const Dataset& ds, std::string* why);
+
+// 64-bit checksum of a byte range (word-at-a-time multiply-xor; not cryptographic).
+uint64_t checksum64(const void* data, std::size_t n);
+
+}  // namespace tt::data

@@ -1,0 +1,50 @@
+// model/checkpoint.hpp — weights on disk in the safetensors format, written atomically.
+//
+// safetensors (the format of Hugging Face / PyTorch tooling): 8 bytes little-endian header length
+// N, then N bytes of JSON {"name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...,
+// "__metadata__": {"key": "string", ...}}, then the raw little-endian tensor bytes. tttrec writes
+// F32 and reads F32, F64, F16 and BF16 (converted to float32).
+//
+// Writing: to "<path>.tmp.<pid>", fsync, rename over <path>, fsync the directory. A crash at any
+// moment leaves either the old file or the new one, never a mix; a full disk or an unwritable
+// directory throws CheckpointError and leaves the old file in place.
+// Reading: every header field is validated before any byte is used (header size bounds, JSON
+// syntax, dtypes, shapes, offsets inside the file and consistent with the shapes, no overlap), so
+// a truncated, corrupted or hostile file gives a clear error, never an out-of-bounds read.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/module.hpp"
+
+namespace tt::model {
+
+struct CheckpointError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
+void atomic_write_file(const std::string& path, const std::string& bytes);
+// Reads a whole file; throws CheckpointError naming the file if it cannot.
+std::string read_file_bytes(const std::string& path);
+
+std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata = {});
+NamedTensors decode_safetensors(const std::string& bytes, const std::string& source_name,
+                                std::map<std::string, std::string>* metadata = nullptr);
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+NamedTensors load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
+
+// Copies a parameter list's values out / in. load_parameters checks that the names match exactly
+// (reporting missing and unexpected names) and that every shape agrees, before changing anything.
+NamedTensors parameter_values(const ParamList& params);
+void load_parameters(const ParamList& params, const NamedTensors& tensors, const std::string& source_name);
+
+}  // namespace tt::model

@@ -1,0 +1,477 @@
+// apps/bench.cpp — tttrec's benchmark program: prints one JSON object per line, per measurement.
+//
+// The program is a list of named sections (see kSections at the bottom). Each section is a function
+// that prints its own lines; `--only a,b` runs a subset, `--list` names them. Later parts of the
+// project (TTT layers, data parsing) add a section here.
+//
+// Sections so far:
+//   peak    the machine's measured fma peak (GFLOP/s) on one core and on all threads: a tight loop
+//           of independent xsimd fma chains, i.e. what no real kernel can beat.
+//   matmul  sgemm on the shapes of the recommender (M x N x K), 1 thread and all threads, as GFLOP/s
+//           and as a fraction of the peak, next to the naive sgemm_ref and (if built with OpenBLAS)
+//           cblas_sgemm as a yardstick. Also tt::matmul on TTT-sized batches of 16x16 products.
+//   ttt     forward+backward of one TTT layer (model/ttt.hpp) at B=128, L=50, C=64, 4 heads,
+//           mini-batch b = 8 and 16: {TTT-Linear, TTT-MLP} x {general, fast} inner loop, 1 thread
+//           and all threads.
+//           The backward is backward(y, dy) with a fixed random dy, i.e. every parameter's gradient.
+//   data    load throughput (lines/s) of the largest interaction file in the shared data directory:
+//           cold (read + parse + preprocess, no dataset cache) and from the binary cache
+//           (data/throughput.hpp). Directory: --data-dir, else $TTTREC_SHARED_DATA, else
+//           ../shared/data next to the source tree; the section is skipped when it is absent.
+//
+// Timing: one warm-up call, then repeated calls until >= 0.3 s (and >= 3 calls); we report the
+// median and the best call. GFLOP/s counts 2*M*N*K flops per GEMM.
+// NOTE: on a shared, busy machine wall-clock numbers mostly measure the other processes. So every
+// line also carries the 1-minute load average, and single-thread lines add `gflops_cpu`: the same
+// median measured with this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which excludes the time the
+// thread was descheduled; compare it with `peak_gflops_cpu`, measured the same way.
+//
+// Usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--data-dir DIR]
+//   --quick  shorter timing (0.05 s per point), for smoke tests.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <xsimd/xsimd.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "autodiff/grad.hpp"
+#include "data/throughput.hpp"
+#include "model/ttt.hpp"
+#include "tensor/matmul.hpp"
+#include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
+#include "tensor/tensor.hpp"
+
+#ifdef TTTREC_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+namespace {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+double g_min_seconds = 0.3;
+
+struct Timing {
+    double median_s = 0, best_s = 0;
+    double cpu_median_s = 0;  // CPU time of the calling thread only: meaningful for 1-thread runs
+    int reps = 0;  // samples (each sample may be several calls)
+};
+
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double load_average() {
+    std::ifstream f("/proc/loadavg");
+    double l = -1;
+    f >> l;
+    return l;
+}
+
+// Warm up once, then call fn until the total time reaches min_seconds (at least min_reps samples).
+Timing time_it(const std::function<void()>& fn, double min_seconds, int min_reps = 3) {
+    const auto w0 = clock_type::now();
+    fn();
+    // Each sample is `inner` calls lasting >= ~1 ms, so that clock resolution and clock_gettime's
+    // own cost do not distort microsecond-scale calls (a 64^3 GEMM takes ~3 us).
+    const double first = std::chrono::duration<double>(clock_type::now() - w0).count();
+    const int inner = static_cast<int>(std::clamp(1e-3 / std::max(first, 1e-9), 1.0, 1e5));
+    std::vector<double> t, cpu;
+    double total = 0;
+    while (total < min_seconds || static_cast<int>(t.size()) < min_reps) {
+        const double c0 = thread_cpu_seconds();
+        const auto t0 = clock_type::now();
+        for (int i = 0; i < inner; ++i) fn();
+        const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+        cpu.push_back((thread_cpu_seconds() - c0) / inner);
+        t.push_back(dt / inner);
+        total += dt;
+    }
+    std::sort(t.begin(), t.end());
+    std::sort(cpu.begin(), cpu.end());
+    return {t[t.size() / 2], t.front(), cpu[cpu.size() / 2], static_cast<int>(t.size())};
+}
+
+void emit(const json& j) { std::cout << j.dump() << std::endl; }
+
+// ---------------------------------------------------------------------------------------------
+// peak: the fma roofline of this machine
+
+using batch = xsimd::batch<float>;
+
+// kChains independent accumulators, each a dependent fma chain: enough of them to cover the fma
+// latency times the number of fma ports (Zen/Intel: 4 cycles x 2 ports = 8), so the loop is bound by
+// fma throughput only. Operands stay in registers; values stay finite (x*m + a with m < 1 converges).
+constexpr int kChains = 12;
+
+double fma_loop(int64_t iters) {
+    batch acc[kChains];
+    for (int c = 0; c < kChains; ++c) acc[c] = batch(static_cast<float>(c) * 0.01f);
+    const batch m(0.999f), a(0.001f);
+    for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+        for (int c = 0; c < kChains; ++c) acc[c] = xsimd::fma(acc[c], m, a);
+    }
+    batch s = acc[0];
+    for (int c = 1; c < kChains; ++c) s += acc[c];
+    alignas(64) float lanes[batch::size];
+    s.store_aligned(lanes);
+    return static_cast<double>(lanes[0]);
+}
+
+// Best of 5 runs; with use_cpu_time (1 thread only) timed by this thread's CPU time.
+double measure_peak_gflops(int threads, bool use_cpu_time = false) {
+    const int64_t iters = 2'000'000;
+    const double flops = 2.0 * kChains * static_cast<double>(batch::size) * static_cast<double>(iters);
+    volatile double sink = 0;
+    double best = 1e30;
+    for (int r = 0; r < 5; ++r) {
+        const double c0 = thread_cpu_seconds();
+        const auto t0 = clock_type::now();
+        if (threads == 1) {
+            sink = sink + fma_loop(iters);
+        } else {
+            double s = 0;
+#pragma omp parallel for num_threads(threads) reduction(+ : s) schedule(static, 1)
+            for (int t = 0; t < threads; ++t) s += fma_loop(iters);
+            sink = sink + s;
+        }
+        const double dt = use_cpu_time ? thread_cpu_seconds() - c0
+                                       : std::chrono::duration<double>(clock_type::now() - t0).count();
+        best = std::min(best, dt);
+    }
+    return flops * threads / best / 1e9;
+}
+
+double peak_per_core() {
+    static double p = measure_peak_gflops(1);
+    return p;
+}
+double peak_per_core_cpu() {
+    static double p = measure_peak_gflops(1, true);
+    return p;
+}
+
+void section_peak() {
+    const tt::SgemmConfig cfg = tt::sgemm_config();
+    const int nt = tt::num_threads();
+    emit({{"section", "peak"},
+          {"arch", cfg.arch},
+          {"simd_width", cfg.simd_width},
+          {"fma_chains", kChains},
+          {"peak_gflops_1thread", peak_per_core()},
+          {"peak_gflops_cpu", peak_per_core_cpu()},
+          {"threads", nt},
+          {"loadavg", load_average()},
+          {"peak_gflops_all_threads", measure_peak_gflops(nt)}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul
+
+// Fills with small uniform values, deterministically.
+std::vector<float> random_vec(int64_t n, uint64_t seed) {
+    tt::Rng rng(seed);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = rng.uniform() * 2.0f - 1.0f;
+    return v;
+}
+
+struct MmShape {
+    int64_t M, N, K;
+    bool trans_a, trans_b;
+    const char* what;
+};
+
+void bench_sgemm(const MmShape& s, int threads) {
+    const int64_t M = s.M, N = s.N, K = s.K;
+    // Operands stored as the flags say: op(A) (M,K) is A (M,K) or A (K,M); op(B) likewise.
+    const int64_t lda = s.trans_a ? M : K, ldb = s.trans_b ? K : N;
+    const std::vector<float> A = random_vec(M * K, 1), B = random_vec(K * N, 2);
+    std::vector<float> C(static_cast<std::size_t>(M * N), 0.0f);
+    const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+
+    tt::set_num_threads(threads);
+    const Timing t = time_it(
+        [&] { tt::sgemm(s.trans_a, s.trans_b, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), N); },
+        g_min_seconds);
+    const double peak = peak_per_core() * threads;
+    json j = {{"section", "matmul"},
+              {"op", "sgemm"},
+              {"shape", s.what},
+              {"M", M},
+              {"N", N},
+              {"K", K},
+              {"trans_a", s.trans_a},
+              {"trans_b", s.trans_b},
+              {"threads", threads},
+              {"gflops", flops / t.median_s / 1e9},
+              {"gflops_best", flops / t.best_s / 1e9},
+              {"ms_median", t.median_s * 1e3},
+              {"reps", t.reps},
+              {"peak_gflops", peak},
+              {"frac_of_peak", flops / t.median_s / 1e9 / peak},
+              {"loadavg", load_average()}};
+    if (threads == 1) {
+        j["gflops_cpu"] = flops / t.cpu_median_s / 1e9;
+        j["peak_gflops_cpu"] = peak_per_core_cpu();
+        j["frac_of_peak_cpu"] = flops / t.cpu_median_s / 1e9 / peak_per_core_cpu();
+    }
+
+    // The naive reference is single-threaded and ~100x slower: time it only in the 1-thread line,
+    // and on at most 512 rows of M (GFLOP/s does not depend on M for a triple loop), once.
+    if (threads == 1) {
+        const int64_t rows = std::min<int64_t>(M, 512);
+        const double rflops = flops * static_cast<double>(rows) / static_cast<double>(M);
+        // op(A) rows [0, rows): for trans_a they are the first `rows` columns of A, same lda.
+        const Timing r = time_it(
+            [&] {
+                tt::sgemm_ref(s.trans_a, s.trans_b, rows, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), N);
+            },
+            0.0, 1);
+        j["ref_gflops"] = rflops / r.median_s / 1e9;
+        j["ref_rows_timed"] = rows;
+        j["ref_reps"] = r.reps;
+    }
+#ifdef TTTREC_HAVE_CBLAS
+    openblas_set_num_threads(threads);
+    const Timing c = time_it(
+        [&] {
+            cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
+                        static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A.data(),
+                        static_cast<int>(lda), B.data(), static_cast<int>(ldb), 0.0f, C.data(), static_cast<int>(N));
+        },
+        g_min_seconds);
+    j["openblas_gflops"] = flops / c.median_s / 1e9;
+#endif
+    emit(j);
+}
+
+// tt::matmul on a batch of small products, the TTT inner-loop shape: (B*H, K, f) x (B*H, f, f).
+void bench_batched(int64_t nbatch, int64_t n, bool trans_a, bool trans_b, int threads) {
+    tt::Rng rng(3);
+    const tt::Tensor a = tt::Tensor::randn({nbatch, n, n}, rng), b = tt::Tensor::randn({nbatch, n, n}, rng);
+    tt::set_num_threads(threads);
+    const Timing t = time_it([&] { (void)tt::matmul(a, b, trans_a, trans_b); }, g_min_seconds);
+    const double flops = 2.0 * static_cast<double>(nbatch * n * n * n);
+    const double peak = peak_per_core() * threads;
+    json j = {{"section", "matmul"},
+              {"op", "tt::matmul batched"},
+              {"shape", "TTT inner products: batch=128*4 heads"},
+              {"batch", nbatch},
+              {"M", n},
+              {"N", n},
+              {"K", n},
+              {"trans_a", trans_a},
+              {"trans_b", trans_b},
+              {"threads", threads},
+              {"gflops", flops / t.median_s / 1e9},
+              {"us_median", t.median_s * 1e6},
+              {"reps", t.reps},
+              {"peak_gflops", peak},
+              {"frac_of_peak", flops / t.median_s / 1e9 / peak},
+              {"loadavg", load_average()}};
+    if (threads == 1) {
+        j["gflops_cpu"] = flops / t.cpu_median_s / 1e9;
+        j["frac_of_peak_cpu"] = flops / t.cpu_median_s / 1e9 / peak_per_core_cpu();
+    }
+    emit(j);
+}
+
+void section_matmul() {
+    const int all = tt::num_threads();
+    const tt::SgemmConfig cfg = tt::sgemm_config();
+    emit({{"section", "matmul"},
+          {"config", {{"arch", cfg.arch}, {"simd_width", cfg.simd_width}, {"mr", cfg.mr}, {"nr", cfg.nr},
+                      {"kc", cfg.kc}, {"nc", cfg.nc}}},
+          {"peak_gflops_1thread", peak_per_core()},
+          {"peak_gflops_cpu", peak_per_core_cpu()},
+#ifdef TTTREC_HAVE_CBLAS
+          {"openblas", true},
+#else
+          {"openblas", false},
+#endif
+          {"ref_note", "sgemm_ref (naive, double accumulation) timed once, 1 thread, on <= 512 rows of M"}});
+    const std::vector<MmShape> shapes = {
+        {64, 64, 64, false, false, "64^3"},
+        {512, 512, 512, false, false, "512^3"},
+        {6400, 64, 64, false, false, "tokens x d x d (projection)"},
+        {6400, 3416, 64, false, false, "tokens x items x d"},
+        {6400, 3416, 64, false, true, "logits = H E^T"},
+        {6400, 64, 3416, false, false, "dH = dlogits E"},
+        {3416, 64, 6400, true, false, "dE = dlogits^T H"},
+    };
+    std::vector<int> thread_counts = {1};
+    if (all > 1) thread_counts.push_back(all);
+    for (const MmShape& s : shapes)
+        for (int th : thread_counts) bench_sgemm(s, th);
+    for (int th : thread_counts)
+        for (int f = 0; f < 4; ++f) bench_batched(512, 16, f & 1, f & 2, th);
+    tt::set_num_threads(all);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// ttt: one TTT layer, forward + backward (issue "TTT layers", item 6)
+
+void bench_ttt_layer(tt::model::InnerModel inner, tt::model::InnerLoop loop, int64_t mini_batch, int threads) {
+    using namespace tt::model;
+    tt::set_num_threads(threads);
+    const int64_t B = 128, L = 50, C = 64, H = 4;
+    TTTConfig cfg;
+    cfg.width = C;
+    cfg.heads = H;
+    cfg.mini_batch = mini_batch;
+    cfg.inner = inner;
+    cfg.loop = loop;
+    cfg.rope_theta = 1000.0f;
+    tt::Rng rng(1);
+    TTTLayer layer(cfg, rng);
+    ParamList params;
+    layer.parameters(params);
+    const tt::Tensor x = tt::Tensor::randn(tt::Shape{B, L, C}, rng);   // (B,L,C)
+    const tt::Tensor dy = tt::Tensor::randn(tt::Shape{B, L, C}, rng);  // (B,L,C)
+    auto step = [&] {
+        tt::ad::Var xv(x, true);
+        tt::ad::Var y = layer.forward(xv);
+        tt::ad::backward(y, tt::ad::constant(dy));
+        for (auto& [name, p] : params) p.zero_grad();
+    };
+    // The general loop (nested autodiff, per-token weights) takes seconds per call: time it once.
+    const Timing t = time_it(step, g_min_seconds, loop == InnerLoop::General ? 1 : 3);
+    emit({{"section", "ttt"},
+          {"inner", inner == InnerModel::Linear ? "linear" : "mlp"},
+          {"loop", loop == InnerLoop::Fast ? "fast" : "general"},
+          {"B", B}, {"L", L}, {"C", C}, {"heads", H}, {"mini_batch", mini_batch},
+          {"threads", tt::num_threads()},
+          {"fwd_bwd_ms_median", t.median_s * 1e3},
+          {"fwd_bwd_ms_best", t.best_s * 1e3},
+          {"seq_per_s", static_cast<double>(B) / t.median_s},
+          {"reps", t.reps}});
+}
+
+void section_ttt() {
+    using tt::model::InnerLoop;
+    using tt::model::InnerModel;
+    const int all = tt::num_threads();
+    std::vector<int> thread_counts = {1};
+    if (all > 1) thread_counts.push_back(all);
+    for (int th : thread_counts)
+        for (InnerModel inner : {InnerModel::Linear, InnerModel::MLP})
+            for (int64_t b : {8, 16})
+                for (InnerLoop loop : {InnerLoop::General, InnerLoop::Fast}) bench_ttt_layer(inner, loop, b, th);
+    tt::set_num_threads(all);
+}
+
+// ---------------------------------------------------------------------------------------------
+// data: parse + preprocess throughput, cold and from the binary cache
+
+std::string g_data_dir;  // --data-dir
+
+std::string shared_data_dir() {
+    if (!g_data_dir.empty()) return g_data_dir;
+    if (const char* d = std::getenv("TTTREC_SHARED_DATA"); d && *d) return d;
+    // __FILE__ is relative to the build directory (= this binary's parent's parent) under meson.
+    std::filesystem::path here = __FILE__;
+    if (here.is_relative()) here = std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / here;
+    here = here.lexically_normal();  // <root>/apps/bench.cpp
+    return (here.parent_path().parent_path().parent_path() / "shared" / "data").string();
+}
+
+void section_data() {
+    const std::string dir = shared_data_dir();
+    if (!std::filesystem::is_directory(dir)) {
+        emit({{"section", "data"}, {"skipped", dir + " is absent (set --data-dir or TTTREC_SHARED_DATA)"}});
+        return;
+    }
+    const std::string path = tt::data::largest_interaction_file(dir);
+    const tt::data::LoadThroughput t = tt::data::measure_load_throughput(path, g_min_seconds);
+    emit({{"section", "data"},
+          {"file", path},
+          {"format", std::string(tt::data::format_name(t.format))},
+          {"bytes", t.bytes},
+          {"lines", t.lines},
+          {"interactions", t.interactions},
+          {"runs", t.runs},
+          {"cold_s", t.cold_s},
+          {"cold_lines_per_s", t.cold_lines_per_s()},
+          {"cold_mb_per_s", static_cast<double>(t.bytes) / t.cold_s / 1e6},
+          {"cache_s", t.cache_s},
+          {"cache_lines_per_s", t.cache_lines_per_s()},
+          {"cache_speedup", t.cold_s / t.cache_s}});
+}
+
+struct Section {
+    const char* name;
+    void (*run)();
+};
+const Section kSections[] = {
+    {"peak", section_peak},
+    {"matmul", section_matmul},
+    {"ttt", section_ttt},
+    {"data", section_data},
+};
+
+void usage(std::ostream& os) {
+    os << "usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--data-dir DIR]\nsections:";
+    for (const Section& s : kSections) os << ' ' << s.name;
+    os << '\n';
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> only;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            usage(std::cout);
+            return 0;
+        } else if (arg == "--list") {
+            for (const Section& s : kSections) std::cout << s.name << '\n';
+            return 0;
+        } else if (arg == "--quick") {
+            g_min_seconds = 0.05;
+        } else if (arg == "--data-dir" && i + 1 < argc) {
+            g_data_dir = argv[++i];
+        } else if (arg == "--only" && i + 1 < argc) {
+            std::stringstream ss(argv[++i]);
+            for (std::string name; std::getline(ss, name, ',');) only.push_back(name);
+        } else {
+            std::cerr << "bench: unknown argument '" << arg << "'\n";
+            usage(std::cerr);
+            return 2;
+        }
+    }
+    for (const std::string& name : only) {
+        const bool known = std::any_of(std::begin(kSections), std::end(kSections),
+                                       [&](const Section& s) { return name == s.name; });
+        if (!known) {
+            std::cerr << "bench: unknown section '" << name << "'\n";
+            usage(std::cerr);
+            return 2;
+        }
+    }
+    tt::set_num_threads(0);  // all cores, unless a section says otherwise
+    for (const Section& s : kSections)
+        if (only.empty() || std::find(only.begin(), only.end(), s.name) != only.end()) s.run();
+    return 0;
+}

@@ -1,0 +1,72 @@
+// apps/eval.cpp — evaluate a saved run: full-ranking and sampled metrics on its validation or test
+// split, beside the most-popular baseline, optionally per user, optionally with the TTT layers
+// frozen at their initial state (--no-ttt: inner learning rate 0, the ablation of TTT4Rec).
+//
+//   eval --run runs/default                 # the dataset and split recorded in the run
+//   eval --run runs/beauty --data other/Beauty.txt --no-ttt --per-user users.jsonl
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "apps/cli.hpp"
+#include "apps/runner.hpp"
+#include "tensor/parallel.hpp"
+
+int main(int argc, char** argv) {
+    using namespace tt::app;
+    cxxopts::Options options("eval", "Evaluate a run directory written by apps/train; prints one JSON object.");
+    options.add_options()
+        ("r,run", "run directory (written by train)", cxxopts::value<std::string>())
+        ("d,data", "dataset path (default: the one recorded in the run)", cxxopts::value<std::string>()->default_value(""))
+        ("part", "test | valid", cxxopts::value<std::string>()->default_value("test"))
+        ("no-ttt", "ablation: TTT layers keep their initial state (inner learning rate 0)")
+        ("per-user", "also write per-user metrics (JSON lines, original user ids) to this file",
+         cxxopts::value<std::string>()->default_value(""))
+        ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
+        ("h,help", "print this help");
+    add_eval_flags(options);
+    cxxopts::ParseResult args;
+    try {
+        args = options.parse(argc, argv);
+    } catch (const cxxopts::exceptions::exception& e) {
+        return usage_error(options, e.what());
+    }
+    if (args.count("help")) {
+        std::cout << options.help() << "\n";
+        return 0;
+    }
+    if (!args.unmatched().empty()) return usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
+    if (!args.count("run")) return usage_error(options, "--run is required");
+    std::string part = args["part"].as<std::string>();
+    if (part != "test" && part != "valid") return usage_error(options, "--part must be test or valid");
+    EvalOptions eval;
+    int threads = 0;
+    try {
+        eval = eval_options(args);
+        threads = non_negative(args, "threads");
+    } catch (const std::exception& e) {
+        return usage_error(options, e.what());
+    }
+    return run_reporting_errors([&] {
+        tt::set_num_threads(threads);
+        LoadedRun run = load_run(args["run"].as<std::string>());
+        if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
+        tt::data::Dataset ds = load_data(run.options.data);
+        if (ds.n_items != run.options.model.n_items)
+            throw std::runtime_error("the dataset has " + std::to_string(ds.n_items) + " items but the run was trained with " +
+                                     std::to_string(run.options.model.n_items) + ": not the same data or preprocessing");
+        for (int k : eval.ks)
+            if (k > ds.n_items) throw std::invalid_argument("--ks: K=" + std::to_string(k) + " exceeds the " +
+                                                            std::to_string(ds.n_items) + " items");
+        tt::data::Split split = make_split(ds, run.options.data, false);
+        const auto& examples = part == "test" ? split.test : split.valid;
+        if (args.count("no-ttt")) run.model->disable_ttt();
+        json out;
+        out["run"] = args["run"].as<std::string>();
+        out["model"] = run.options.model.model;
+        out["part"] = part;
+        out["no_ttt"] = args.count("no-ttt") > 0;
+        out["metrics"] = evaluate(*run.model, ds, examples, eval, run.options.seed, args["per-user"].as<std::string>());
+        out["popularity"] = evaluate_popularity(ds, split, examples, eval)["full"];
+        std::cout << out.dump() << std::endl;
+    });
+}

@@ -1,0 +1,387 @@
+// apps/runner.cpp — training loop, evaluation and run directories (see runner.hpp).
+//
+// One training step, top to bottom: BatchIterator::next (data/batch.cpp) gives right-padded item
+// ids (B, T) -> Recommender::loss (model/recommender.cpp) records the forward pass on the tape ->
+// ad::backward (autodiff/grad.cpp) walks it in reverse, running each op's rule (autodiff/ops.cpp)
+// whose kernels are in tensor/ -> clip, Adam step (model/optim.cpp).
+#include "apps/runner.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "model/checkpoint.hpp"
+#include "model/optim.hpp"
+#include "tensor/parallel.hpp"
+
+namespace tt::app {
+
+namespace fs = std::filesystem;
+using model::Recommender;
+
+// ------------------------------------------------------------------------------------------------
+// configuration <-> JSON
+
+json to_json(const TrainOptions& o) {
+    const model::RecConfig& m = o.model;
+    json j;
+    j["model"] = {{"model", m.model},       {"n_items", m.n_items},       {"max_len", m.max_len},
+                  {"dim", m.dim},           {"heads", m.heads},           {"blocks", m.blocks},
+                  {"ffn_hidden", m.ffn_hidden}, {"dropout", m.dropout},   {"init_range", m.init_range},
+                  {"inner", m.inner},       {"backbone", m.backbone},     {"inner_loop", m.inner_loop},
+                  {"mini_batch", m.mini_batch}, {"base_lr", m.base_lr},   {"rope_base", m.rope_base},
+                  {"loss", m.loss},         {"every_position", m.every_position}, {"gru_hidden", m.gru_hidden}};
+    const DataOptions& d = o.data;
+    j["data"] = {{"path", d.path},       {"format", d.format},         {"user_col", d.user_col},
+                 {"item_col", d.item_col}, {"time_col", d.time_col},   {"rating_col", d.rating_col},
+                 {"rating_threshold", d.rating_threshold}, {"min_user", d.min_user}, {"min_item", d.min_item},
+                 {"repeats", d.repeats}, {"skip_bad_lines", d.skip_bad_lines}, {"cache", d.cache},
+                 {"split", d.split},     {"synthetic_users", d.synthetic_users}, {"synthetic_seed", d.synthetic_seed}};
+    j["eval"] = {{"ks", o.eval.ks}, {"mask_history", o.eval.mask_history}, {"batch_size", o.eval.batch_size},
+                 {"sampled_negatives", o.eval.sampled_negatives}};
+    j["train"] = {{"batch_size", o.batch_size}, {"lr", o.lr}, {"optimizer", o.optimizer},
+                  {"weight_decay", o.weight_decay}, {"clip_norm", o.clip_norm}, {"warmup_steps", o.warmup_steps},
+                  {"epochs", o.epochs}, {"patience", o.patience}, {"metric", o.metric}, {"seed", o.seed},
+                  {"threads", o.threads}, {"max_steps_per_epoch", o.max_steps_per_epoch}};
+    return j;
+}
+
+TrainOptions train_options_from_json(const json& j) {
+    TrainOptions o;
+    try {
+        const json& m = j.at("model");
+        model::RecConfig& c = o.model;
+        c.model = m.at("model");
+        c.n_items = m.at("n_items"), c.max_len = m.at("max_len"), c.dim = m.at("dim"), c.heads = m.at("heads");
+        c.blocks = m.at("blocks"), c.ffn_hidden = m.at("ffn_hidden"), c.dropout = m.at("dropout");
+        c.init_range = m.at("init_range"), c.inner = m.at("inner"), c.backbone = m.at("backbone");
+        c.inner_loop = m.at("inner_loop"), c.mini_batch = m.at("mini_batch"), c.base_lr = m.at("base_lr");
+        c.rope_base = m.at("rope_base"), c.loss = m.at("loss"), c.every_position = m.at("every_position");
+        c.gru_hidden = m.at("gru_hidden");
+        const json& d = j.at("data");
+        DataOptions& dd = o.data;
+        dd.path = d.at("path"), dd.format = d.at("format"), dd.user_col = d.at("user_col"), dd.item_col = d.at("item_col");
+        dd.time_col = d.at("time_col"), dd.rating_col = d.at("rating_col"), dd.rating_threshold = d.at("rating_threshold");
+        dd.min_user = d.at("min_user"), dd.min_item = d.at("min_item"), dd.repeats = d.at("repeats");
+        dd.skip_bad_lines = d.at("skip_bad_lines"), dd.cache = d.at("cache"), dd.split = d.at("split");
+        dd.synthetic_users = d.at("synthetic_users"), dd.synthetic_seed = d.at("synthetic_seed");
+        const json& e = j.at("eval");
+        o.eval.ks = e.at("ks").get<std::vector<int>>(), o.eval.mask_history = e.at("mask_history");
+        o.eval.batch_size = e.at("batch_size"), o.eval.sampled_negatives = e.at("sampled_negatives");
+        const json& t = j.at("train");
+        o.batch_size = t.at("batch_size"), o.lr = t.at("lr"), o.optimizer = t.at("optimizer");
+        o.weight_decay = t.at("weight_decay"), o.clip_norm = t.at("clip_norm"), o.warmup_steps = t.at("warmup_steps");
+        o.epochs = t.at("epochs"), o.patience = t.at("patience"), o.metric = t.at("metric"), o.seed = t.at("seed");
+        o.threads = t.at("threads"), o.max_steps_per_epoch = t.at("max_steps_per_epoch");
+    } catch (const json::exception& e) {
+        throw std::invalid_argument(std::string("config.json: ") + e.what());
+    }
+    return o;
+}
+
+// ------------------------------------------------------------------------------------------------
+// data
+
+data::Dataset load_data(const DataOptions& opt) {
+    if (opt.path.empty()) {
+        data::SyntheticOptions s;
+        s.n_users = opt.synthetic_users;
+        s.seed = opt.synthetic_seed;
+        return data::generate_synthetic(s);
+    }
+    data::LoadOptions lo;
+    lo.path = opt.path;
+    lo.format = data::parse_format(opt.format);
+    lo.columns = {opt.user_col, opt.item_col, opt.time_col, opt.rating_col};
+    if (opt.rating_threshold >= 0) lo.rating_threshold = opt.rating_threshold;
+    lo.min_user_interactions = opt.min_user;
+    lo.min_item_interactions = opt.min_item;
+    if (opt.repeats == "keep") lo.repeats = data::Repeats::Keep;
+    else if (opt.repeats == "drop-consecutive") lo.repeats = data::Repeats::DropConsecutive;
+    else if (opt.repeats == "keep-first") lo.repeats = data::Repeats::KeepFirst;
+    else throw std::invalid_argument("--repeats: '" + opt.repeats + "' is not keep, drop-consecutive or keep-first");
+    lo.skip_bad_lines = opt.skip_bad_lines;
+    lo.use_cache = opt.cache;
+    return data::load_dataset(lo);
+}
+
+data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool every_position) {
+    auto mode = every_position ? data::TrainExamples::LongestPerUser : data::TrainExamples::EveryPrefix;
+    if (opt.split == "loo") return data::make_leave_one_out(ds, mode);
+    if (opt.split == "ratio") return data::make_ratio_split(ds, {0.3, 0.2, 0.5}, mode);
+    throw std::invalid_argument("--split: '" + opt.split + "' is not loo or ratio");
+}
+
+// ------------------------------------------------------------------------------------------------
+// evaluation
+
+namespace {
+
+data::MetricOptions metric_options(const EvalOptions& e) {
+    data::MetricOptions m;
+    m.ks = e.ks;
+    m.mask_history = e.mask_history;
+    return m;
+}
+
+json metrics_json(const data::MetricValues& v) {
+    json j;
+    for (const auto& [name, value] : v.values) j[name] = value;
+    j["count"] = v.count;
+    return j;
+}
+
+}  // namespace
+
+json evaluate(const Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,
+              const EvalOptions& eval, uint64_t seed, const std::string& per_user_path) {
+    data::MetricOptions mo = metric_options(eval);
+    mo.per_user = !per_user_path.empty();
+    data::RankingMetrics full(mo), sampled(mo);
+    data::NegativeSampler sampler(ds, seed ^ 0x5A5A5A5Aull);
+    data::BatchOptions bo;
+    bo.batch_size = eval.batch_size;
+    bo.max_len = model.config().max_len;
+    bo.shuffle = false;
+    bo.negatives = eval.sampled_negatives;
+    bo.fixed_negatives = true;
+    data::BatchIterator it(ds, examples, bo, eval.sampled_negatives > 0 ? &sampler : nullptr);
+    it.start_epoch(0);
+    data::Batch batch;
+    while (it.next(batch)) {
+        Tensor scores = model.score_next(batch.items, batch.lengths);  // (B, V)
+        full.add_batch(scores, batch, ds);
+        if (eval.sampled_negatives > 0) sampled.add_batch_sampled(scores, batch);
+    }
+    json j;
+    j["full"] = metrics_json(full.result());
+    if (eval.sampled_negatives > 0) j["sampled_" + std::to_string(eval.sampled_negatives)] = metrics_json(sampled.result());
+    if (!per_user_path.empty()) {
+        std::ostringstream os;
+        for (const data::UserMetrics& u : full.per_user()) {
+            json row = metrics_json(u.values);
+            row["user"] = std::string(ds.ids.user_name(u.user));
+            os << row.dump() << "\n";
+        }
+        model::atomic_write_file(per_user_path, os.str());
+    }
+    return j;
+}
+
+json evaluate_popularity(const data::Dataset& ds, const data::Split& split, const std::vector<data::Example>& examples,
+                         const EvalOptions& eval) {
+    // Scores = how often each item occurs in the training histories and targets.
+    Tensor pop = Tensor::zeros(Shape{1, ds.n_items + 1});
+    for (const data::Example& e : split.train) {
+        auto seq = ds.sequence(e.user);
+        for (int32_t i = e.begin; i < e.end; ++i) pop.data()[seq[static_cast<std::size_t>(i)]] += 1.0f;
+        pop.data()[e.target] += 1.0f;
+    }
+    pop.data()[0] = -1e30f;
+    data::RankingMetrics m(metric_options(eval));
+    for (const data::Example& e : examples) {
+        auto seq = ds.sequence(e.user);
+        m.add(e.user, pop.data(), ds.n_items, e.target, seq.subspan(0, static_cast<std::size_t>(e.end)));
+    }
+    return json{{"full", metrics_json(m.result())}};
+}
+
+// ------------------------------------------------------------------------------------------------
+// training
+
+namespace {
+
+void write_text(const std::string& path, const std::string& text) { model::atomic_write_file(path, text); }
+
+json idmap_json(const data::Dataset& ds) {
+    json users = json::array(), items = json::array();
+    for (int32_t u = 0; u < ds.n_users; ++u) users.push_back(std::string(ds.ids.user_name(u)));
+    for (int32_t i = 1; i <= ds.n_items; ++i) items.push_back(std::string(ds.ids.item_name(i)));
+    return json{{"users", users}, {"items", items}};
+}
+
+// A progress line: a bar when `log` is a terminal (stderr), a plain line every few seconds otherwise.
+class Progress {
+public:
+    Progress(std::ostream& log, bool quiet) : log_(log), quiet_(quiet), tty_(::isatty(2) && &log == &std::cerr) {}
+    void update(int epoch, int64_t step, int64_t steps, double loss, double seq_per_s, double eta_s) {
+        if (quiet_) return;
+        auto now = std::chrono::steady_clock::now();
+        double since = std::chrono::duration<double>(now - last_).count();
+        if (!tty_ && since < 5.0 && step != steps) return;
+        if (tty_ && since < 0.1 && step != steps) return;
+        last_ = now;
+        std::ostringstream os;
+        os << "epoch " << epoch << " ";
+        if (tty_) {
+            int width = 24, fill = steps ? static_cast<int>(width * step / steps) : width;
+            os << "[" << std::string(static_cast<std::size_t>(fill), '#') << std::string(static_cast<std::size_t>(width - fill), '.') << "] ";
+        }
+        os << step << "/" << steps << " loss " << std::fixed << std::setprecision(4) << loss << " " << std::setprecision(0)
+           << seq_per_s << " seq/s ETA " << eta_s << "s";
+        if (tty_)
+            log_ << "\r" << os.str() << "\033[K" << std::flush;
+        else
+            log_ << os.str() << "\n";
+    }
+    void end_line() {
+        if (tty_ && !quiet_) log_ << "\n";
+    }
+
+private:
+    std::ostream& log_;
+    bool quiet_, tty_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+json train(const TrainOptions& opt_in, std::ostream& log) {
+    TrainOptions opt = opt_in;
+    TT_CHECK(opt.batch_size > 0 && opt.epochs >= 0 && opt.patience >= 0 && opt.lr > 0,
+             "train: batch size, epochs, patience and lr must be positive");
+    set_num_threads(opt.threads);
+
+    data::Dataset ds = load_data(opt.data);
+    if (!opt.quiet) log << "data: " << ds.name << ": " << ds.report.summary() << "\n";
+    data::Split split = make_split(ds, opt.data, opt.model.every_position);
+    if (!opt.quiet) log << "split: " << split.describe() << "\n";
+    TT_CHECK(!split.train.empty() && !split.valid.empty() && !split.test.empty(),
+             "train: the split has an empty part (" + split.describe() + ")");
+    for (int k : opt.eval.ks)
+        TT_CHECK(k >= 1 && k <= ds.n_items, "--ks: K=" + std::to_string(k) + " outside [1, " + std::to_string(ds.n_items) + "]");
+    opt.model.n_items = ds.n_items;
+
+    Rng init_rng(opt.seed);
+    std::unique_ptr<Recommender> rec = model::make_recommender(opt.model, init_rng);
+    model::ParamList params;
+    rec->parameters(params);
+    int64_t n_params = 0;
+    for (auto& [n, v] : params) n_params += v.numel();
+    if (!opt.quiet) log << "model: " << opt.model.describe() << " (" << n_params << " parameters)\n";
+
+    model::AdamConfig ac;
+    ac.lr = opt.lr;
+    ac.weight_decay = opt.weight_decay;
+    TT_CHECK(opt.optimizer == "adam" || opt.optimizer == "adamw", "--optimizer: '" + opt.optimizer + "' is not adam or adamw");
+    std::unique_ptr<model::Adam> optim = opt.optimizer == "adamw" ? std::make_unique<model::AdamW>(params, ac)
+                                                                   : std::make_unique<model::Adam>(params, ac);
+    model::LrSchedule schedule;
+    schedule.base_lr = opt.lr;
+    schedule.warmup_steps = opt.warmup_steps;
+
+    fs::create_directories(opt.out_dir);
+    const std::string dir = opt.out_dir;
+    write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
+    write_text(dir + "/idmap.json", idmap_json(ds).dump() + "\n");
+    write_text(dir + "/metrics.jsonl", "");
+
+    data::NegativeSampler sampler(ds, opt.seed + 1);
+    data::BatchOptions bo;
+    bo.batch_size = opt.batch_size;
+    bo.max_len = opt.model.max_len;
+    bo.shuffle = true;
+    bo.seed = opt.seed + 2;
+    bo.every_position = opt.model.every_position;
+    bo.negatives = opt.model.loss == "bce" ? 1 : 0;
+    data::BatchIterator batches(ds, split.train, bo, &sampler);
+
+    Rng dropout_rng(opt.seed + 3);
+    model::Ctx train_ctx{.training = true, .rng = &dropout_rng};
+    double best = -1;
+    int best_epoch = -1, bad_epochs = 0;
+    int64_t step = 0;
+    std::string metrics_log;
+    Progress progress(log, opt.quiet);
+    for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+        auto t0 = std::chrono::steady_clock::now();
+        batches.start_epoch(epoch);
+        int64_t steps = batches.num_batches();
+        if (opt.max_steps_per_epoch > 0) steps = std::min(steps, opt.max_steps_per_epoch);
+        double loss_sum = 0;
+        int64_t seqs = 0, done = 0;
+        data::Batch b;
+        while (done < steps && batches.next(b)) {
+            optim->set_lr(schedule.at(step));
+            ad::Var loss = rec->loss(b.items, b.lengths, b.targets, b.position_targets, b.negatives, train_ctx);
+            float lv = loss.item();
+            if (!std::isfinite(lv))
+                throw std::runtime_error("training diverged: loss is " + std::to_string(lv) + " at epoch " +
+                                         std::to_string(epoch) + " step " + std::to_string(step) +
+                                         "; the best checkpoint so far is kept in " + dir);
+            optim->zero_grad();
+            ad::backward(loss);
+            if (opt.clip_norm > 0) model::clip_grad_norm(params, opt.clip_norm);
+            optim->step();
+            loss_sum += lv;
+            seqs += b.size();
+            ++done;
+            ++step;
+            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            progress.update(epoch, done, steps, loss_sum / static_cast<double>(done), static_cast<double>(seqs) / secs,
+                            secs / static_cast<double>(done) * static_cast<double>(steps - done));
+        }
+        progress.end_line();
+        double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EvalOptions ve = opt.eval;
+        ve.sampled_negatives = 0;  // validation: full ranking only (what early stopping watches)
+        json valid = evaluate(*rec, ds, split.valid, ve, opt.seed);
+        double value = valid["full"].value(opt.metric, -1.0);
+        TT_CHECK(value >= 0, "--metric: '" + opt.metric + "' is not one of the computed metrics");
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        json line = {{"epoch", epoch}, {"loss", loss_sum / static_cast<double>(std::max<int64_t>(done, 1))},
+                     {"valid", valid["full"]}, {"seconds", secs}, {"train_seconds", train_secs},
+                     {"seq_per_s", static_cast<double>(seqs) / train_secs}};
+        metrics_log += line.dump() + "\n";
+        write_text(dir + "/metrics.jsonl", metrics_log);
+        if (!opt.quiet)
+            log << "epoch " << epoch << " loss " << line["loss"].get<double>() << " valid " << opt.metric << " " << value
+                << " (" << std::setprecision(3) << secs << " s)\n";
+        if (value > best) {  // strictly better: save the new best checkpoint atomically
+            best = value, best_epoch = epoch, bad_epochs = 0;
+            model::save_safetensors(dir + "/model.safetensors", model::parameter_values(params),
+                                    {{"format", "pt"}, {"tttrec_model", opt.model.model}});
+        } else if (++bad_epochs > opt.patience) {
+            if (!opt.quiet) log << "early stop: no improvement of valid " << opt.metric << " for " << bad_epochs << " epochs\n";
+            break;
+        }
+    }
+    TT_CHECK(best_epoch > 0, "train: no epoch completed (epochs = " + std::to_string(opt.epochs) + ")");
+
+    LoadedRun run = load_run(dir);
+    json result;
+    result["model"] = opt.model.model;
+    result["best_epoch"] = best_epoch;
+    result["valid"] = evaluate(*run.model, ds, split.valid, opt.eval, opt.seed);
+    result["test"] = evaluate(*run.model, ds, split.test, opt.eval, opt.seed);
+    result["popularity_test"] = evaluate_popularity(ds, split, split.test, opt.eval)["full"];
+    write_text(dir + "/test.json", result.dump(2) + "\n");
+    return result;
+}
+
+LoadedRun load_run(const std::string& dir) {
+    std::string text = model::read_file_bytes(dir + "/config.json");
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw std::invalid_argument(dir + "/config.json: not valid JSON: " + e.what());
+    }
+    LoadedRun run;
+    run.options = train_options_from_json(j);
+    Rng rng(0);
+    run.model = model::make_recommender(run.options.model, rng);
+    model::ParamList params;
+    run.model->parameters(params);
+    std::string path = dir + "/model.safetensors";
+    model::load_parameters(params, model::load_safetensors(path), path);
+    return run;
+}
+
+}  // namespace tt::app

@@ -19,18 +19,19 @@ namespace {
 TrainOptions small_run(const std::string& model, const std::string& out) {
     TrainOptions o;
     o.model = model::default_config(model);
-    o.model.dim = 32;
+    // Small enough to run in seconds, also under the sanitizers in CI.
+    o.model.dim = 16;
     o.model.heads = 2;
-    o.model.ffn_hidden = 64;
-    o.model.max_len = 20;
+    o.model.ffn_hidden = 32;
+    o.model.max_len = 12;
     o.model.dropout = 0.1f;
     o.model.mini_batch = 4;
-    o.model.gru_hidden = 32;
-    o.data.synthetic_users = 300;
+    o.model.gru_hidden = 16;
+    o.data.synthetic_users = 200;
     o.data.synthetic_seed = 5;
     o.batch_size = 64;
-    o.lr = 3e-3f;
-    o.epochs = 4;
+    o.lr = 5e-3f;
+    o.epochs = 5;
     o.patience = 10;
     o.seed = 1;
     o.quiet = true;
@@ -65,8 +66,8 @@ TEST_SUITE("apps/train") {
         };
         for (Case c : {Case{"ttt4rec", "ce", false}, Case{"ttt4rec-fe", "bce", false}, Case{"sasrec", "bce", true},
                        Case{"sasrec", "ce", true}, Case{"gru4rec", "ce", false}}) {
-            CAPTURE(c.model);
-            CAPTURE(c.loss);
+            std::string name = std::string(c.model) + " " + c.loss;
+            CAPTURE(name);
             TrainOptions o = small_run(c.model, temp_dir(std::string(c.model) + "-" + c.loss));
             o.model.loss = c.loss;
             o.model.every_position = c.every;

@@ -27,7 +27,6 @@ struct CheckpointError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
 void atomic_write_file(const std::string& path, const std::string& bytes);

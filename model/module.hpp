@@ -24,6 +24,8 @@ namespace tt::model {
 
 using ad::Var;
 using ParamList = std::vector<std::pair<std::string, Var>>;
+// Plain named tensors: checkpoint contents, optimizer state.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // What a forward pass needs to know beyond its inputs: training (dropout on) or evaluation, and
 // the generator that draws dropout masks (seeded by the trainer, saved in checkpoints).

@@ -19,7 +19,6 @@
 
 namespace tt::model {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 struct AdamConfig {
     float lr = 1e-3f;

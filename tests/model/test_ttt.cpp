@@ -356,18 +356,21 @@ TEST_CASE("the general loop runs any inner model written with engine ops") {
                                  {tt::slice(x, 1, 0, 5)}, {}, o);
 }
 
+// A layer configuration exercised by the whole-layer tests below.
+struct LayerCase {
+    const char* name;
+    InnerModel inner;
+    InnerLoop loop;
+    bool gate, share_qk;
+};
+
 TEST_CASE("first-order gradient checks of whole layers") {
-    struct Case {
-        const char* name;
-        InnerModel inner;
-        InnerLoop loop;
-        bool gate, share_qk;
-    };
-    for (const Case& k : {Case{"linear fast", InnerModel::Linear, InnerLoop::Fast, false, false},
-                          Case{"mlp fast", InnerModel::MLP, InnerLoop::Fast, false, false},
-                          Case{"linear general", InnerModel::Linear, InnerLoop::General, false, false},
-                          Case{"mamba linear fast", InnerModel::Linear, InnerLoop::Fast, true, true}}) {
-        CAPTURE(k.name);
+    for (const LayerCase& k : {LayerCase{"linear fast", InnerModel::Linear, InnerLoop::Fast, false, false},
+                          LayerCase{"mlp fast", InnerModel::MLP, InnerLoop::Fast, false, false},
+                          LayerCase{"linear general", InnerModel::Linear, InnerLoop::General, false, false},
+                          LayerCase{"mamba linear fast", InnerModel::Linear, InnerLoop::Fast, true, true}}) {
+        std::string name = k.name;
+        CAPTURE(name);
         TTTConfig c = small_config(k.inner, 8, 2, 2, k.loop);
         c.use_gate = k.gate;
         c.share_qk = k.share_qk;
@@ -389,17 +392,12 @@ TEST_CASE("first-order gradient checks of whole layers") {
 }
 
 TEST_CASE("incremental API: pieces give the outputs of the whole sequence") {
-    struct Case {
-        const char* name;
-        InnerModel inner;
-        InnerLoop loop;
-        bool gate, share_qk;
-    };
-    for (const Case& k : {Case{"linear fast", InnerModel::Linear, InnerLoop::Fast, false, false},
-                          Case{"mlp fast", InnerModel::MLP, InnerLoop::Fast, false, false},
-                          Case{"mlp general", InnerModel::MLP, InnerLoop::General, false, false},
-                          Case{"mamba linear fast", InnerModel::Linear, InnerLoop::Fast, true, true}}) {
-        CAPTURE(k.name);
+    for (const LayerCase& k : {LayerCase{"linear fast", InnerModel::Linear, InnerLoop::Fast, false, false},
+                          LayerCase{"mlp fast", InnerModel::MLP, InnerLoop::Fast, false, false},
+                          LayerCase{"mlp general", InnerModel::MLP, InnerLoop::General, false, false},
+                          LayerCase{"mamba linear fast", InnerModel::Linear, InnerLoop::Fast, true, true}}) {
+        std::string name = k.name;
+        CAPTURE(name);
         TTTConfig c = small_config(k.inner, 8, 2, 3, k.loop);
         c.use_gate = k.gate;
         c.share_qk = k.share_qk;

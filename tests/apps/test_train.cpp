@@ -105,6 +105,29 @@ TEST_SUITE("apps/train") {
         CHECK(frozen != r["test"]);
     }
 
+    TEST_CASE("training is bit-identical with 1 and 2 threads") {
+        // No kernel reduces across threads in a thread-count-dependent order (matmul splits C,
+        // never K), so the whole run, and not only each op, must not depend on the thread count.
+        json result[2];
+        for (int threads : {1, 2}) {
+            TrainOptions o = small_run("ttt4rec", temp_dir("threads" + std::to_string(threads)));
+            // Activations of 256 x 20 x 64 = 327k floats: above the parallel grain (32k), so the
+            // elementwise kernels and the matmuls really split across 2 threads.
+            o.model.inner = "mlp";
+            o.model.dim = 64;
+            o.model.heads = 4;
+            o.model.max_len = 20;
+            o.batch_size = 256;
+            o.epochs = 1;
+            o.max_steps_per_epoch = 3;
+            o.threads = threads;
+            std::ostringstream log;
+            result[threads - 1] = train(o, log);
+        }
+        CHECK(result[0]["test"] == result[1]["test"]);
+        CHECK(result[0]["valid"] == result[1]["valid"]);
+    }
+
     TEST_CASE("bad configurations fail with a clear message") {
         TrainOptions o = small_run("ttt4rec", temp_dir("bad"));
         o.model.heads = 3;  // 32 is not divisible by 3

@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -242,8 +244,102 @@ private:
 
 }  // namespace
 
-json train(const TrainOptions& opt_in, std::ostream& log) {
-    TrainOptions opt = opt_in;
+// ------------------------------------------------------------------------------------------------
+// resume state: everything needed to continue after the last finished epoch, in ONE safetensors
+// file (current weights "param.*", Adam moments "optim.*", and a JSON record in the metadata with
+// the counters and the RNG states), so that a single atomic rename keeps it consistent: a crash
+// at any moment leaves either the previous epoch's state or this one's.
+
+namespace {
+
+struct Progress0 {  // counters of the epoch loop
+    int epoch = 0;  // last finished epoch
+    int64_t step = 0;
+    double best = -1;
+    int best_epoch = -1, bad_epochs = 0;
+    std::string metrics_log;
+};
+
+json rng_json(const Rng::State& st) {
+    uint32_t spare_bits;
+    std::memcpy(&spare_bits, &st.spare, 4);  // exact, whatever the float
+    return json{{"s", {st.s[0], st.s[1], st.s[2], st.s[3]}}, {"has_spare", st.has_spare}, {"spare_bits", spare_bits}};
+}
+
+Rng::State rng_from_json(const json& j) {
+    Rng::State st{};
+    for (int i = 0; i < 4; ++i) st.s[i] = j.at("s").at(static_cast<std::size_t>(i)).get<uint64_t>();
+    st.has_spare = j.at("has_spare").get<bool>();
+    uint32_t bits = j.at("spare_bits").get<uint32_t>();
+    std::memcpy(&st.spare, &bits, 4);
+    return st;
+}
+
+void save_resume_state(const std::string& dir, const model::ParamList& params, const model::Adam& optim,
+                       const Rng& dropout_rng, const data::NegativeSampler& sampler, const Progress0& p) {
+    model::NamedTensors all;
+    for (const auto& [name, v] : params) all.emplace_back("param." + name, v.value());
+    for (const auto& [name, t] : optim.state()) all.emplace_back("optim." + name, t);
+    json rec = {{"epoch", p.epoch}, {"step", p.step}, {"best", p.best}, {"best_epoch", p.best_epoch},
+                {"bad_epochs", p.bad_epochs}, {"metrics_log", p.metrics_log},
+                {"dropout_rng", rng_json(dropout_rng.state())}, {"sampler_rng", rng_json(sampler.rng_state())}};
+    model::save_safetensors(dir + "/resume.safetensors", all, {{"tttrec_resume", rec.dump()}});
+}
+
+void load_resume_state(const std::string& dir, const model::ParamList& params, model::Adam& optim, Rng& dropout_rng,
+                       data::NegativeSampler& sampler, Progress0& p) {
+    const std::string path = dir + "/resume.safetensors";
+    std::map<std::string, std::string> meta;
+    model::NamedTensors all = model::load_safetensors(path, &meta);
+    model::NamedTensors weights, moments;
+    for (auto& [name, t] : all) {
+        if (name.rfind("param.", 0) == 0) weights.emplace_back(name.substr(6), t);
+        else if (name.rfind("optim.", 0) == 0) moments.emplace_back(name.substr(6), t);
+        else throw model::CheckpointError(path + ": unexpected tensor '" + name + "'");
+    }
+    if (!meta.count("tttrec_resume")) throw model::CheckpointError(path + ": no resume record in the metadata");
+    json rec;
+    try {
+        rec = json::parse(meta["tttrec_resume"]);
+        p.epoch = rec.at("epoch"), p.step = rec.at("step"), p.best = rec.at("best"), p.best_epoch = rec.at("best_epoch");
+        p.bad_epochs = rec.at("bad_epochs"), p.metrics_log = rec.at("metrics_log");
+        dropout_rng.set_state(rng_from_json(rec.at("dropout_rng")));
+        sampler.set_rng_state(rng_from_json(rec.at("sampler_rng")));
+    } catch (const json::exception& e) {
+        throw model::CheckpointError(path + ": bad resume record: " + e.what());
+    }
+    model::load_parameters(params, weights, path);
+    try {
+        optim.load_state(moments);
+    } catch (const std::exception& e) {
+        throw model::CheckpointError(path + ": optimizer state does not match the model: " + e.what());
+    }
+}
+
+// The training loop shared by train() (fresh) and resume() (resume_dir set).
+json run_training(TrainOptions opt, std::ostream& log, const std::string& resume_dir);
+
+}  // namespace
+
+json train(const TrainOptions& opt, std::ostream& log) { return run_training(opt, log, ""); }
+
+json resume(const std::string& dir, std::ostream& log, int crash_after_epoch) {
+    std::string text = model::read_file_bytes(dir + "/config.json");
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw std::invalid_argument(dir + "/config.json: not valid JSON: " + e.what());
+    }
+    TrainOptions opt = train_options_from_json(j);
+    opt.out_dir = dir;
+    opt.crash_after_epoch = crash_after_epoch;
+    return run_training(opt, log, dir);
+}
+
+namespace {
+
+json run_training(TrainOptions opt, std::ostream& log, const std::string& resume_dir) {
     TT_CHECK(opt.batch_size > 0 && opt.epochs >= 0 && opt.patience >= 0 && opt.lr > 0,
              "train: batch size, epochs, patience and lr must be positive");
     set_num_threads(opt.threads);
@@ -278,9 +374,11 @@ json train(const TrainOptions& opt_in, std::ostream& log) {
 
     fs::create_directories(opt.out_dir);
     const std::string dir = opt.out_dir;
-    write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
-    write_text(dir + "/idmap.json", idmap_json(ds).dump() + "\n");
-    write_text(dir + "/metrics.jsonl", "");
+    if (resume_dir.empty()) {
+        write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
+        write_text(dir + "/idmap.json", idmap_json(ds).dump() + "\n");
+        write_text(dir + "/metrics.jsonl", "");
+    }
 
     data::NegativeSampler sampler(ds, opt.seed + 1);
     data::BatchOptions bo;
@@ -294,12 +392,20 @@ json train(const TrainOptions& opt_in, std::ostream& log) {
 
     Rng dropout_rng(opt.seed + 3);
     model::Ctx train_ctx{.training = true, .rng = &dropout_rng};
-    double best = -1;
-    int best_epoch = -1, bad_epochs = 0;
-    int64_t step = 0;
-    std::string metrics_log;
+    Progress0 p;  // epoch counters, restored on resume
+    if (!resume_dir.empty()) {
+        load_resume_state(dir, params, *optim, dropout_rng, sampler, p);
+        write_text(dir + "/metrics.jsonl", p.metrics_log);  // drop a line written after the saved state
+        if (!opt.quiet) log << "resuming after epoch " << p.epoch << " (step " << p.step << ")\n";
+    }
+    double& best = p.best;
+    int& best_epoch = p.best_epoch;
+    int& bad_epochs = p.bad_epochs;
+    int64_t& step = p.step;
+    std::string& metrics_log = p.metrics_log;
     Progress progress(log, opt.quiet);
-    for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+    const bool finished = bad_epochs > opt.patience;  // an early stop already happened before the save
+    for (int epoch = p.epoch + 1; epoch <= opt.epochs && !finished; ++epoch) {
         auto t0 = std::chrono::steady_clock::now();
         batches.start_epoch(epoch);
         int64_t steps = batches.num_batches();
@@ -347,7 +453,13 @@ json train(const TrainOptions& opt_in, std::ostream& log) {
             best = value, best_epoch = epoch, bad_epochs = 0;
             model::save_safetensors(dir + "/model.safetensors", model::parameter_values(params),
                                     {{"format", "pt"}, {"tttrec_model", opt.model.model}});
-        } else if (++bad_epochs > opt.patience) {
+        } else {
+            ++bad_epochs;
+        }
+        p.epoch = epoch;
+        save_resume_state(dir, params, *optim, dropout_rng, sampler, p);
+        if (epoch == opt.crash_after_epoch) throw std::runtime_error("simulated crash after epoch " + std::to_string(epoch));
+        if (bad_epochs > opt.patience) {
             if (!opt.quiet) log << "early stop: no improvement of valid " << opt.metric << " for " << bad_epochs << " epochs\n";
             break;
         }
@@ -364,6 +476,8 @@ json train(const TrainOptions& opt_in, std::ostream& log) {
     write_text(dir + "/test.json", result.dump(2) + "\n");
     return result;
 }
+
+}  // namespace
 
 LoadedRun load_run(const std::string& dir) {
     std::string text = model::read_file_bytes(dir + "/config.json");

@@ -8,6 +8,7 @@
 //   idmap.json         dense id -> original id, for users and items
 //   metrics.jsonl      one JSON object per epoch: loss, validation metrics, seconds, sequences/s
 //   test.json          the test metrics of the best checkpoint (also printed on stdout by train)
+//   resume.safetensors the state after the last finished epoch, for train --resume
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -61,6 +62,7 @@ struct TrainOptions {
     std::string out_dir = "runs/default";
     int64_t max_steps_per_epoch = 0; // 0: whole epochs (tests use a few steps)
     bool quiet = false;              // no progress output
+    int crash_after_epoch = 0;       // tests only: throw right after saving this epoch's state (simulated crash)
 };
 
 json to_json(const TrainOptions& o);
@@ -72,6 +74,11 @@ data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool eve
 // Trains, writes the output directory, and returns {"valid": {...}, "test": {...}, ...} for the
 // best checkpoint. Progress goes to `log` (a bar when it is a terminal).
 json train(const TrainOptions& opt, std::ostream& log);
+
+// Continues an interrupted run from DIR/resume.safetensors (saved after every epoch: current
+// weights, Adam moments, RNG states, counters) and ends exactly where the uninterrupted run would:
+// bit-identical with one thread (and with more: no kernel's result depends on the thread count).
+json resume(const std::string& dir, std::ostream& log, int crash_after_epoch = 0);
 
 // Metrics of `model` on `examples` (full ranking, plus sampled metrics when eval.sampled_negatives).
 json evaluate(const model::Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,

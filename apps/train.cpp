@@ -2,11 +2,13 @@
 //
 //   train                                   # TTT4Rec on the built-in synthetic dataset
 //   train --data ../shared/data/amazon-beauty/Beauty.txt --model sasrec --loss ce --out runs/sasrec
+//   train --resume runs/sasrec              # continue after a crash, from the last finished epoch
 //
 // Flags are parsed here into TrainOptions; everything else is apps/runner.cpp. Exit codes: 0 ok,
 // 1 a failure while running (bad data file, diverged training, unwritable output), 2 bad flags.
 #include <cxxopts.hpp>
 #include <iostream>
+#include <sstream>
 
 #include "apps/cli.hpp"
 #include "apps/runner.hpp"
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("max-steps", "cap on steps per epoch (0 = whole epochs)", cxxopts::value<int64_t>()->default_value("0"))
         ("o,out", "output directory", cxxopts::value<std::string>()->default_value("runs/default"))
+        ("resume", "continue the interrupted run in this output directory (its config.json sets everything else)",
+         cxxopts::value<std::string>()->default_value(""))
         ("q,quiet", "no progress output")
         ("h,help", "print this help");
     add_eval_flags(options);
@@ -47,6 +51,15 @@ int main(int argc, char** argv) {
     }
     if (!args.unmatched().empty()) return usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
 
+    if (!args["resume"].as<std::string>().empty()) {
+        std::string dir = args["resume"].as<std::string>();
+        bool quiet = args.count("quiet") > 0;
+        return run_reporting_errors([&] {
+            std::ostringstream sink;
+            json result = resume(dir, quiet ? static_cast<std::ostream&>(sink) : std::cerr);
+            std::cout << result.dump() << std::endl;
+        });
+    }
     TrainOptions opt;
     try {
         opt.data = data_options(args);

@@ -30,6 +30,9 @@ public:
     void sample_fixed(int32_t user, uint64_t key, std::span<int32_t> out) const;
     bool is_users(int32_t user, int32_t item) const;          // true if the user has the item
     uint64_t seed() const { return seed_; }
+    // The running generator's state, saved by checkpoints so that a resumed run draws the same negatives.
+    Rng::State rng_state() const { return rng_.state(); }
+    void set_rng_state(const Rng::State& s) { rng_.set_state(s); }
 
 private:
     int32_t draw(int32_t user, Rng& rng) const;

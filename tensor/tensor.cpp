@@ -87,6 +87,13 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer: no pooling and exact sizes, so that a read one float past the end of a
+// tensor is reported instead of landing in rounding slack or in a recycled block.
+constexpr bool kPooling = false;
+#else
+constexpr bool kPooling = true;
+#endif
 constexpr std::size_t kPoolMinBytes = 64 << 10;
 constexpr std::size_t kPoolMaxCachedBytes = std::size_t(4) << 30;
 
@@ -96,6 +103,10 @@ struct BufferPool {
     std::size_t cached_bytes = 0;
 
     void* take(std::size_t bytes) {
+        if (!kPooling) {
+            void* p = nullptr;
+            return ::posix_memalign(&p, kAlign, bytes) == 0 ? p : nullptr;
+        }
         if (bytes >= kPoolMinBytes) {
             std::lock_guard<std::mutex> lock(mu);
             auto it = free_lists.find(bytes);
@@ -109,7 +120,7 @@ struct BufferPool {
         return std::aligned_alloc(kAlign, bytes);
     }
     void give(void* p, std::size_t bytes) {
-        if (bytes >= kPoolMinBytes) {
+        if (kPooling && bytes >= kPoolMinBytes) {
             std::lock_guard<std::mutex> lock(mu);
             if (cached_bytes + bytes <= kPoolMaxCachedBytes) {
                 free_lists[bytes].push_back(p);
@@ -131,6 +142,7 @@ BufferPool& pool() {
 }
 
 std::size_t storage_bytes(int64_t n) {
+    if (!kPooling) return static_cast<std::size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
     // aligned_alloc needs a multiple of the alignment; never 0 bytes. Large blocks are rounded to
     // 4 KiB so that slightly different sizes share a free list.
     std::size_t bytes = static_cast<std::size_t>(std::max<int64_t>(n, 1)) * sizeof(float);

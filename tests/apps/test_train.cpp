@@ -128,6 +128,33 @@ TEST_SUITE("apps/train") {
         CHECK(result[0]["valid"] == result[1]["valid"]);
     }
 
+    TEST_CASE("a run interrupted after an epoch resumes to the uninterrupted run's result") {
+        TrainOptions o = small_run("ttt4rec", temp_dir("straight"));
+        o.model.inner = "linear";
+        o.model.loss = "ce";
+        o.epochs = 4;
+        o.threads = 1;
+        std::ostringstream log;
+        json straight = train(o, log);
+
+        TrainOptions c = o;
+        c.out_dir = temp_dir("crashed");
+        c.crash_after_epoch = 2;
+        CHECK_THROWS_WITH(train(c, log), doctest::Contains("simulated crash"));
+        CHECK_THROWS_WITH(resume(c.out_dir, log, 3), doctest::Contains("simulated crash after epoch 3"));  // crash again
+        json resumed = resume(c.out_dir, log);
+        CHECK(resumed["test"] == straight["test"]);
+        CHECK(resumed["valid"] == straight["valid"]);
+        CHECK(resumed["best_epoch"] == straight["best_epoch"]);
+        // metrics.jsonl holds each epoch once, as in the uninterrupted run. NOTE: the mean epoch
+        // losses agree to ~1e-9 relative but not always bit for bit: two training runs in one
+        // process can differ by one float ulp in a step's loss (seen in release builds, not under
+        // ASan's allocator; an open bug, see the issue notes), so the log is compared to 1e-6.
+        std::vector<double> a = epoch_losses(o.out_dir), b = epoch_losses(c.out_dir);
+        REQUIRE(a.size() == b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-6));
+    }
+
     TEST_CASE("bad configurations fail with a clear message") {
         TrainOptions o = small_run("ttt4rec", temp_dir("bad"));
         o.model.heads = 3;  // 32 is not divisible by 3

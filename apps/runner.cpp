@@ -319,11 +319,8 @@ void load_resume_state(const std::string& dir, const model::ParamList& params, m
 // The training loop shared by train() (fresh) and resume() (resume_dir set).
 json run_training(TrainOptions opt, std::ostream& log, const std::string& resume_dir);
 
-}  // namespace
-
-json train(const TrainOptions& opt, std::ostream& log) { return run_training(opt, log, ""); }
-
-json resume(const std::string& dir, std::ostream& log, int crash_after_epoch) {
+// The options a run directory was trained with (its config.json).
+TrainOptions read_run_config(const std::string& dir) {
     std::string text = model::read_file_bytes(dir + "/config.json");
     json j;
     try {
@@ -331,7 +328,15 @@ json resume(const std::string& dir, std::ostream& log, int crash_after_epoch) {
     } catch (const json::exception& e) {
         throw std::invalid_argument(dir + "/config.json: not valid JSON: " + e.what());
     }
-    TrainOptions opt = train_options_from_json(j);
+    return train_options_from_json(j);
+}
+
+}  // namespace
+
+json train(const TrainOptions& opt, std::ostream& log) { return run_training(opt, log, ""); }
+
+json resume(const std::string& dir, std::ostream& log, int crash_after_epoch) {
+    TrainOptions opt = read_run_config(dir);
     opt.out_dir = dir;
     opt.crash_after_epoch = crash_after_epoch;
     return run_training(opt, log, dir);
@@ -480,15 +485,8 @@ json run_training(TrainOptions opt, std::ostream& log, const std::string& resume
 }  // namespace
 
 LoadedRun load_run(const std::string& dir) {
-    std::string text = model::read_file_bytes(dir + "/config.json");
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        throw std::invalid_argument(dir + "/config.json: not valid JSON: " + e.what());
-    }
     LoadedRun run;
-    run.options = train_options_from_json(j);
+    run.options = read_run_config(dir);
     Rng rng(0);
     run.model = model::make_recommender(run.options.model, rng);
     model::ParamList params;

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -178,12 +179,18 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
 
 json evaluate_popularity(const data::Dataset& ds, const data::Split& split, const std::vector<data::Example>& examples,
                          const EvalOptions& eval) {
-    // Scores = how often each item occurs in the training histories and targets.
+    // Scores = how often each item occurs in the training interactions. Each interaction counts
+    // once: with one example per prefix (last-position training) the same early items appear in
+    // many examples, so each user's training part is taken as the longest range its examples
+    // cover, [0, max end] with the target at `end`, not as the sum over examples.
+    std::vector<int32_t> covered(static_cast<std::size_t>(ds.n_users), 0);
+    for (const data::Example& e : split.train)
+        covered[static_cast<std::size_t>(e.user)] = std::max(covered[static_cast<std::size_t>(e.user)], e.end + 1);
     Tensor pop = Tensor::zeros(Shape{1, ds.n_items + 1});
-    for (const data::Example& e : split.train) {
-        auto seq = ds.sequence(e.user);
-        for (int32_t i = e.begin; i < e.end; ++i) pop.data()[seq[static_cast<std::size_t>(i)]] += 1.0f;
-        pop.data()[e.target] += 1.0f;
+    for (int32_t u = 0; u < ds.n_users; ++u) {
+        auto seq = ds.sequence(u);
+        int32_t n = std::min<int32_t>(covered[static_cast<std::size_t>(u)], static_cast<int32_t>(seq.size()));
+        for (int32_t i = 0; i < n; ++i) pop.data()[seq[static_cast<std::size_t>(i)]] += 1.0f;
     }
     pop.data()[0] = -1e30f;
     data::RankingMetrics m(metric_options(eval));

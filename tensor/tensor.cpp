@@ -1,6 +1,8 @@
 // tensor/tensor.cpp — Shape, Storage, Tensor, IntTensor and Rng: the plain data types.
 #include "tensor/tensor.hpp"
 
+#include <bit>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -143,11 +145,15 @@ BufferPool& pool() {
 
 std::size_t storage_bytes(int64_t n) {
     if (!kPooling) return static_cast<std::size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
-    // aligned_alloc needs a multiple of the alignment; never 0 bytes. Large blocks are rounded to
-    // 4 KiB so that slightly different sizes share a free list.
+    // aligned_alloc needs a multiple of the alignment; never 0 bytes. Large blocks are rounded up
+    // to a size class, four per power of two (at most 25% slack): a batch whose number of targets
+    // varies from step to step (every-position training) then still finds its logits' block in
+    // the pool, where exact sizes missed every time and paid a page fault per 4 KiB.
     std::size_t bytes = static_cast<std::size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
-    std::size_t unit = bytes >= kPoolMinBytes ? 4096 : kAlign;
-    return (bytes + unit - 1) / unit * unit;
+    if (bytes < kPoolMinBytes) return (bytes + kAlign - 1) / kAlign * kAlign;
+    std::size_t octave = std::size_t(1) << (std::bit_width(bytes) - 1);  // largest power of 2 <= bytes
+    std::size_t step = octave / 4;
+    return (bytes + step - 1) / step * step;
 }
 
 }  // namespace

@@ -146,13 +146,12 @@ TEST_SUITE("apps/train") {
         CHECK(resumed["test"] == straight["test"]);
         CHECK(resumed["valid"] == straight["valid"]);
         CHECK(resumed["best_epoch"] == straight["best_epoch"]);
-        // metrics.jsonl holds each epoch once, as in the uninterrupted run. NOTE: the mean epoch
-        // losses agree to ~1e-9 relative but not always bit for bit: two training runs in one
-        // process can differ by one float ulp in a step's loss (seen in release builds, not under
-        // ASan's allocator; an open bug, see the issue notes), so the log is compared to 1e-6.
+        // metrics.jsonl holds each epoch once, as in the uninterrupted run, with bit-identical
+        // losses (this once failed by an ulp: FMA contraction that depended on heap alignment,
+        // fixed by -ffp-contract=off in meson.build).
         std::vector<double> a = epoch_losses(o.out_dir), b = epoch_losses(c.out_dir);
         REQUIRE(a.size() == b.size());
-        for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-6));
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
     }
 
     TEST_CASE("bad configurations fail with a clear message") {

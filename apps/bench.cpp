@@ -14,6 +14,16 @@
 //           mini-batch b = 8 and 16: {TTT-Linear, TTT-MLP} x {general, fast} inner loop, 1 thread
 //           and all threads.
 //           The backward is backward(y, dy) with a fixed random dy, i.e. every parameter's gradient.
+//   train-ttt, train-ttt-primal, train-sasrec, infer-ttt, infer-sasrec
+//           the performance issue's benchmark configurations, the same models, data layout, loss,
+//           optimizer and timing policy as the PyTorch peer ../shared/bench/ttt4rec_torch.py (see
+//           apps/bench_models.hpp): 3,416 items, C=64, L=50, batch 128, CE over all items at every
+//           position, Adam; `ttt` = 2 blocks of TTT-Linear (4 heads, mini-batch 16) + SwiGLU with the
+//           dual-form loop, `ttt-primal` the same model with the general nested-autodiff loop,
+//           `sasrec` the peer's SASRec; inference = full-ranking scores for 256 users. Each prints
+//           sequences (or users) per second, model GFLOP/s and the process's peak RSS (getrusage:
+//           per process, so run one configuration per process for a meaningful RSS, e.g.
+//           `bench --only train-ttt --threads 2`). apps/bench_vs_torch.sh runs them against the peer.
 //   data    load throughput (lines/s) of the largest interaction file in the shared data directory:
 //           cold (read + parse + preprocess, no dataset cache) and from the binary cache
 //           (data/throughput.hpp). Directory: --data-dir, else $TTTREC_SHARED_DATA, else
@@ -26,8 +36,12 @@
 // median measured with this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which excludes the time the
 // thread was descheduled; compare it with `peak_gflops_cpu`, measured the same way.
 //
-// Usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--data-dir DIR]
-//   --quick  shorter timing (0.05 s per point), for smoke tests.
+// Usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--threads N] [--steps N] [--warmup N]
+//              [--data-dir DIR]
+//   --quick    shorter timing (0.05 s per point; 1 warm-up and 3 timed steps for the models), for smoke tests.
+//   --threads  threads for the model sections and the "all threads" lines (default: all cores).
+//   --steps, --warmup  exactly N timed steps / N warm-up steps in the model sections (default: the
+//              peer's policy, 3 warm-up then up to 15 timed within 25 s), e.g. for a long perf record.
 #include <omp.h>
 
 #include <algorithm>
@@ -44,11 +58,15 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <filesystem>
 
+#include "apps/bench_models.hpp"
 #include "autodiff/grad.hpp"
 #include "data/throughput.hpp"
+#include "model/optim.hpp"
 #include "model/ttt.hpp"
 #include "tensor/matmul.hpp"
 #include "tensor/ops.hpp"
@@ -382,6 +400,190 @@ void section_ttt() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// train-* / infer-*: the performance issue's configurations against the PyTorch peer
+
+// The peer's timing policy (ttt4rec_torch.py run_train / run_infer): `warmup` untimed steps, then
+// timed steps until `steps` of them (>= 5) or until `budget_s` has passed; report the median.
+struct StepPolicy {
+    int warmup = 3;
+    int steps = 15;
+    double budget_s = 25.0;
+};
+StepPolicy g_policy;
+
+// Median and best of per-step wall times, steps timed as the peer does.
+Timing time_steps(const std::function<void()>& step, int max_steps) {
+    for (int i = 0; i < g_policy.warmup; ++i) step();
+    std::vector<double> t;
+    const auto start = clock_type::now();
+    const int min_steps = std::min(5, max_steps);
+    while (static_cast<int>(t.size()) < max_steps &&
+           (static_cast<int>(t.size()) < min_steps ||
+            std::chrono::duration<double>(clock_type::now() - start).count() < g_policy.budget_s)) {
+        const auto t0 = clock_type::now();
+        step();
+        t.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    std::vector<double> sorted = t;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t n = sorted.size();
+    const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    return {median, sorted.front(), 0.0, static_cast<int>(n)};
+}
+
+// Peak resident set of this process so far, in MB (Linux reports ru_maxrss in KB).
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// Page faults (minor: a fresh page mapped in) and CPU seconds of the whole process so far. Per
+// step, they tell allocator churn (every fault is a 4 KiB page touched for the first time) and
+// lost wall time (CPU time of all threads, spinning included, against the wall clock).
+struct ProcessCounters {
+    double minor_faults = 0, cpu_s = 0;
+    static ProcessCounters now() {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        const auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+        return {static_cast<double>(u.ru_minflt), sec(u.ru_utime) + sec(u.ru_stime)};
+    }
+};
+
+tt::bench::PeerConfig peer_config(const std::string& model, const std::string& variant) {
+    tt::bench::PeerConfig c;
+    c.model = model;
+    c.variant = variant;
+    return c;
+}
+
+json model_line(const char* section, const char* tag, const tt::bench::PeerConfig& c) {
+    return {{"section", section},
+            {"tag", tag},
+            {"model", c.model},
+            {"variant", c.model == "ttt" ? c.variant : "-"},
+            {"L", c.L},
+            {"d", c.C},
+            {"blocks", c.blocks},
+            {"heads", c.model == "ttt" ? c.heads : 1},
+            {"mb", c.mini_batch},
+            {"threads", tt::num_threads()}};
+}
+
+void bench_train(const char* section, const char* tag, const tt::bench::PeerConfig& c) {
+    using namespace tt;
+    const int64_t B = 128;
+    const bench::PeerData data = bench::make_ml1m_like(c.L, 0);
+    Rng init(0), dropout_rng(3), pick(1);
+    std::unique_ptr<bench::PeerModel> model = bench::make_peer_model(c, init);
+    model::ParamList params;
+    model->parameters(params);
+    model::Adam opt(params, {.lr = 1e-3f});
+    const model::Ctx ctx{true, &dropout_rng};
+
+    // Each step trains on a fresh random batch (users drawn with replacement, as the peer does);
+    // drawing and copying the batch is outside the timed region on both sides.
+    IntTensor x, y;
+    auto next_batch = [&] {
+        std::vector<int64_t> users(static_cast<std::size_t>(B));
+        for (auto& u : users) u = static_cast<int64_t>(pick.below(bench::kUsers));
+        x = bench::gather_users(data.train_inputs, c.L, users);
+        y = bench::gather_users(data.train_targets, c.L, users);
+    };
+    float last_loss = 0;
+    auto step = [&] {
+        opt.zero_grad();
+        ad::Var loss = model->loss(x, y, ctx);
+        ad::backward(loss, ad::Var(), {.retain_graph = false});  // frees activations as it goes
+        opt.step();
+        last_loss = loss.item();
+    };
+    // The peer's policy (see time_steps), with a new batch drawn before each timer starts.
+    std::vector<double> times;
+    for (int i = 0; i < g_policy.warmup; ++i) {
+        next_batch();
+        step();
+    }
+    const ProcessCounters before = ProcessCounters::now();
+    const auto start = clock_type::now();
+    const int min_steps = std::min(5, g_policy.steps);
+    while (static_cast<int>(times.size()) < g_policy.steps &&
+           (static_cast<int>(times.size()) < min_steps ||
+            std::chrono::duration<double>(clock_type::now() - start).count() < g_policy.budget_s)) {
+        next_batch();
+        const auto t0 = clock_type::now();
+        step();
+        times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    const ProcessCounters after = ProcessCounters::now();
+    std::sort(times.begin(), times.end());
+    const std::size_t n = times.size();
+    const double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    const double flops = bench::train_step_flops(c, B);
+    json j = model_line(section, tag, c);
+    j.update({{"mode", "train"},
+              {"train_batch", B},
+              {"train_step_s_median", med},
+              {"train_step_s_min", times.front()},
+              {"train_steps_timed", static_cast<int>(n)},
+              {"train_seq_per_s", static_cast<double>(B) / med},
+              {"train_tok_per_s", static_cast<double>(B * c.L) / med},
+              {"model_gflop_per_step", flops / 1e9},
+              {"gflops", flops / med / 1e9},
+              {"loss_last", last_loss},
+              {"minor_faults_per_step", (after.minor_faults - before.minor_faults) / static_cast<double>(n)},
+              {"cpu_s_per_step", (after.cpu_s - before.cpu_s) / static_cast<double>(n)},
+              {"n_params", [&] {
+                   int64_t k = 0;
+                   for (const auto& [name, p] : params) k += p.numel();
+                   return k;
+               }()},
+              {"peak_rss_mb", peak_rss_mb()},
+              {"loadavg", load_average()}});
+    emit(j);
+}
+
+void bench_infer(const char* section, const char* tag, const tt::bench::PeerConfig& c) {
+    using namespace tt;
+    const int64_t B = 256;
+    const bench::PeerData data = bench::make_ml1m_like(c.L, 0);
+    Rng init(0), pick(2);
+    std::unique_ptr<bench::PeerModel> model = bench::make_peer_model(c, init);
+    IntTensor x;
+    Tensor scores;
+    auto next_batch = [&] {
+        std::vector<int64_t> users(static_cast<std::size_t>(B));
+        for (auto& u : users) u = static_cast<int64_t>(pick.below(bench::kUsers));
+        x = bench::gather_users(data.eval_inputs, c.L, users);
+    };
+    next_batch();
+    // The peer redraws the users for every rep too (outside its timer); the cost of a batch does
+    // not depend on which users are in it, so one batch is timed here.
+    const Timing t = time_steps([&] { scores = model->score_last(x); }, std::max(g_policy.steps, 20));
+    TT_CHECK(scores.shape() == (Shape{B, c.items + 1}), "infer: scores of shape " + scores.shape().str());
+    const double flops = bench::inference_flops(c, B);
+    json j = model_line(section, tag, c);
+    j.update({{"mode", "infer"},
+              {"infer_batch", B},
+              {"infer_s_median", t.median_s},
+              {"infer_s_min", t.best_s},
+              {"infer_reps", t.reps},
+              {"infer_users_per_s", static_cast<double>(B) / t.median_s},
+              {"model_gflop_per_batch", flops / 1e9},
+              {"gflops", flops / t.median_s / 1e9},
+              {"peak_rss_mb", peak_rss_mb()},
+              {"loadavg", load_average()}});
+    emit(j);
+}
+
+void section_train_ttt() { bench_train("train-ttt", "ttt", peer_config("ttt", "dual")); }
+void section_train_ttt_primal() { bench_train("train-ttt-primal", "ttt_primal", peer_config("ttt", "primal")); }
+void section_train_sasrec() { bench_train("train-sasrec", "sasrec", peer_config("sasrec", "dual")); }
+void section_infer_ttt() { bench_infer("infer-ttt", "ttt_infer", peer_config("ttt", "dual")); }
+void section_infer_sasrec() { bench_infer("infer-sasrec", "sasrec_infer", peer_config("sasrec", "dual")); }
+
+// ---------------------------------------------------------------------------------------------
 // data: parse + preprocess throughput, cold and from the binary cache
 
 std::string g_data_dir;  // --data-dir
@@ -427,11 +629,17 @@ const Section kSections[] = {
     {"peak", section_peak},
     {"matmul", section_matmul},
     {"ttt", section_ttt},
+    {"train-ttt", section_train_ttt},
+    {"train-ttt-primal", section_train_ttt_primal},
+    {"train-sasrec", section_train_sasrec},
+    {"infer-ttt", section_infer_ttt},
+    {"infer-sasrec", section_infer_sasrec},
     {"data", section_data},
 };
 
 void usage(std::ostream& os) {
-    os << "usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--data-dir DIR]\nsections:";
+    os << "usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--threads N] [--steps N] [--warmup N]\n"
+          "             [--data-dir DIR]\nsections:";
     for (const Section& s : kSections) os << ' ' << s.name;
     os << '\n';
 }
@@ -440,6 +648,7 @@ void usage(std::ostream& os) {
 
 int main(int argc, char** argv) {
     std::vector<std::string> only;
+    int threads = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -450,8 +659,37 @@ int main(int argc, char** argv) {
             return 0;
         } else if (arg == "--quick") {
             g_min_seconds = 0.05;
+            g_policy = {1, 3, 1.0};
+        } else if ((arg == "--steps" || arg == "--warmup") && i + 1 < argc) {
+            const std::string v = argv[++i];
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n < (arg == "--steps" ? 1 : 0) || n > 100000) {
+                std::cerr << "bench: " << arg << " needs a count in [" << (arg == "--steps" ? 1 : 0) << ", 100000], got '" << v << "'\n";
+                return 2;
+            }
+            if (arg == "--steps") {
+                g_policy.steps = static_cast<int>(n);
+                g_policy.budget_s = 1e9;  // exactly n timed steps (profiling)
+            } else {
+                g_policy.warmup = static_cast<int>(n);
+            }
+        } else if (arg == "--threads" && i + 1 < argc) {
+            const std::string v = argv[++i];
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n < 0 || n > 1024) {
+                std::cerr << "bench: --threads needs a count in [0, 1024] (0 = all cores), got '" << v << "'\n";
+                return 2;
+            }
+            threads = static_cast<int>(n);
         } else if (arg == "--data-dir" && i + 1 < argc) {
             g_data_dir = argv[++i];
+            if (!std::filesystem::is_directory(g_data_dir)) {
+                std::cerr << "bench: --data-dir " << g_data_dir << " is not a directory\n";
+                usage(std::cerr);
+                return 2;
+            }
         } else if (arg == "--only" && i + 1 < argc) {
             std::stringstream ss(argv[++i]);
             for (std::string name; std::getline(ss, name, ',');) only.push_back(name);
@@ -470,7 +708,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    tt::set_num_threads(0);  // all cores, unless a section says otherwise
+    tt::set_num_threads(threads);  // all cores (0), unless --threads or a section says otherwise
     for (const Section& s : kSections)
         if (only.empty() || std::find(only.begin(), only.end(), s.name) != only.end()) s.run();
     return 0;

@@ -39,8 +39,13 @@ std::vector<Var> reverse_topological(const std::vector<Var>& outputs, uint64_t m
 
 // The shared engine. `targets`: nodes whose gradient we want; returns their gradients (may be
 // undefined where nothing reached them).
+// free_graph: consume the graph while walking it (backward() with retain_graph = false). Once a
+// node's rule has run, every rule that reads its value has run too (its consumers are newer, so they
+// came first), so its inputs and rule are dropped and its slot in `order` released: the node, and
+// any activation only it kept alive, is freed right there instead of after the whole walk.
 std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& outputs, const std::vector<Var>& grad_outputs,
-                                                  const std::unordered_set<const Node*>& targets, bool create_graph) {
+                                                  const std::unordered_set<const Node*>& targets, bool create_graph,
+                                                  bool free_graph = false) {
     uint64_t min_seq = UINT64_MAX;
     for (const Node* t : targets) min_seq = std::min(min_seq, t->seq);
     std::vector<Var> order = reverse_topological(outputs, targets.empty() ? 0 : min_seq);
@@ -59,7 +64,14 @@ std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& output
     std::unordered_map<const Node*, Var> pending;  // gradients summed so far, by node
     auto accumulate = [&](const Var& v, const Var& g) {
         auto [it, inserted] = pending.try_emplace(v.node(), g);
-        if (!inserted) it->second = add(it->second, g);
+        if (inserted) return;
+        Var& sum = it->second;
+        // Without create_graph the running sum is a plain value. When nothing else can see it (its
+        // node and its storage are held only here), add into it instead of allocating a new tensor.
+        if (!create_graph && sum.node_ptr().use_count() == 1 && sum.value().sole_owner() && sum.shape() == g.shape())
+            add_inplace(sum.mutable_value(), g.value());
+        else
+            sum = add(sum, g);
     };
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!outputs[i].requires_grad()) continue;
@@ -71,8 +83,20 @@ std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& output
     }
 
     std::unordered_map<const Node*, Var> result;
-    for (const Var& v : order) {
+    for (Var& v : order) {
         Node* n = v.node();
+        struct Release {  // runs at the end of this iteration, whichever `continue` ends it
+            Var& v;
+            bool on;
+            ~Release() {
+                if (!on || !v.node()->backward) return;  // leaves belong to the user
+                Node* n = v.node();
+                n->inputs.clear();
+                n->backward = nullptr;
+                n->requires_grad = false;  // a constant now: a second walk finds nothing to do
+                v = Var();
+            }
+        } release{v, free_graph};
         if (!needed.count(n)) continue;
         auto it = pending.find(n);
         if (it == pending.end()) continue;  // nothing flowed into this node
@@ -127,7 +151,17 @@ std::vector<Var> inner_grad(const std::function<Var(const std::vector<Var>&)>& l
     return grad({loss}, leaves, {.create_graph = outer});
 }
 
-void backward(const Var& loss, const Var& grad_output) {
+std::vector<Var> vjp_of(const std::function<Var(const std::vector<Var>&)>& composite, const std::vector<Var>& inputs,
+                        const Var& g) {
+    const bool outer = grad_enabled();
+    std::vector<Var> at;
+    for (const Var& v : inputs) at.push_back(outer && v.requires_grad() ? v : parameter(v.value()));
+    GradModeGuard on(true);  // the composite must be recorded to be differentiated
+    Var out = composite(at);
+    return grad({out}, at, {.create_graph = outer, .grad_outputs = {g}});
+}
+
+void backward(const Var& loss, const Var& grad_output, const BackwardOptions& opt) {
     TT_CHECK(loss.defined(), "backward: undefined loss");
     TT_CHECK(grad_output.defined() || loss.numel() == 1,
              "backward: the loss has shape " + loss.shape().str() + "; pass grad_output for a non-scalar output");
@@ -140,7 +174,8 @@ void backward(const Var& loss, const Var& grad_output) {
             targets.insert(v.node());
             leaves.push_back(v);
         }
-    auto found = run_backward({loss}, {grad_output}, targets, false);
+    order.clear();  // run_backward walks its own copy; this one would keep every node alive
+    auto found = run_backward({loss}, {grad_output}, targets, false, !opt.retain_graph);
     for (Var& leaf : leaves) {
         auto it = found.find(leaf.node());
         if (it == found.end()) continue;

@@ -40,8 +40,26 @@ inline Var grad(const Var& output, const Var& input, const GradOptions& opt = {}
 // require grad are differentiated through fresh leaves holding the same values.
 std::vector<Var> inner_grad(const std::function<Var(const std::vector<Var>&)>& loss_fn, const std::vector<Var>& at);
 
+// The backward rule of a fused op, written once as "differentiate a composite that computes the same
+// value": returns d <g, composite(inputs)> / d inputs. Used by fused ops' second-order rules (their
+// first-order rule is itself a fused kernel, the composite only runs when that rule is differentiated).
+// Recorded (differentiable again) exactly when grad mode is on, i.e. under create_graph; inputs
+// that do not require grad are differentiated through fresh leaves holding the same values.
+std::vector<Var> vjp_of(const std::function<Var(const std::vector<Var>&)>& composite, const std::vector<Var>& inputs,
+                        const Var& g);
+
+struct BackwardOptions {
+    // true: the graph stays as it was (backward can be called again through it, and accumulates).
+    // false: the walk consumes the graph, as PyTorch's default: each node drops its inputs and rule
+    // right after its rule ran, so every activation is freed as soon as the last rule that reads it
+    // has run, instead of all of them after the walk. A training step then peaks at about its
+    // forward pass, not forward pass + backward pass. Afterwards the nodes are constants holding
+    // their values (loss.item() still works) and a second backward through them does nothing.
+    bool retain_graph = true;
+};
+
 // Accumulates d loss / d leaf into leaf.grad() for every leaf that requires grad and is reachable
 // from `loss` (a single-value Var unless `grad_output` is given). Records nothing.
-void backward(const Var& loss, const Var& grad_output = Var());
+void backward(const Var& loss, const Var& grad_output = Var(), const BackwardOptions& opt = {});
 
 }  // namespace tt::ad

@@ -37,6 +37,13 @@ Var square(const Var& x);
 Var tanh(const Var& x);
 Var sigmoid(const Var& x);
 Var relu(const Var& x);
+Var silu(const Var& x);       // x sigmoid(x), one kernel (SwiGLU's gate)
+Var silu_grad(const Var& x);  // silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), one kernel
+
+// ---- normalisation over the last axis (fused kernels, forward and backward) ---------------------
+// The affine part (γ, β) is left to mul/add, so LayerNorm = layer_normalize(x) γ + β.
+Var layer_normalize(const Var& x, float eps);  // (x - mean) / sqrt(var + eps), biased variance
+Var rms_normalize(const Var& x, float eps);    // x / sqrt(mean(x²) + eps)
 
 // ---- reductions and broadcasting ----------------------------------------------------------------
 Var sum(const Var& x, int axis, bool keepdim = false);
@@ -53,8 +60,13 @@ Var transpose(const Var& x, int axis_a, int axis_b);
 Var permute(const Var& x, std::vector<int> perm);
 Var slice(const Var& x, int axis, int64_t start, int64_t end);
 Var pad_slice(const Var& x, const Shape& full_shape, int axis, int64_t start);  // adjoint of slice
+// Rows [start, end) along axis 0 as a view: shares x's storage, no copy (values are never written
+// in place, so sharing is safe).
+Var rows(const Var& x, int64_t start, int64_t end);
 Var concat(const std::vector<Var>& xs, int axis);
-Var tril(const Var& x, int64_t diagonal = 0);                 // zeros above the diagonal
+// Keeps j <= i + diagonal on the last two dims; above it `fill` (a constant: no gradient there),
+// e.g. -1e9 for a causal attention mask without a separate mask tensor.
+Var tril(const Var& x, int64_t diagonal = 0, float fill = 0.0f);
 Var masked_fill(const Var& x, const Tensor& mask, float value);  // mask != 0 -> value (no gradient there)
 
 // ---- linear algebra -----------------------------------------------------------------------------
@@ -73,6 +85,16 @@ Var log_softmax(const Var& x);  // last axis
 // Mean cross-entropy of logits (N, V) against targets (N); rows whose target == ignore_index are
 // left out of the mean. Fused: never materialises a one-hot matrix.
 Var cross_entropy(const Var& logits, const IntTensor& targets, int32_t ignore_index = -1);
+// cross_entropy(matmul(h, table, false, true), targets, ignore_index) without ever storing the
+// (N, V) logits: h (N, C), table (V, C) (tied item embeddings). Forward and backward are fused
+// kernels over blocks of rows (tt::linear_logsumexp / linear_xent_grad); differentiable again.
+Var linear_cross_entropy(const Var& h, const Var& table, const IntTensor& targets, int32_t ignore_index = -1);
+// cross_entropy's gradient with respect to its logits as one fused op (its backward rule):
+// (softmax(logits) - onehot(targets)) * row_scale * g, logits (N, V), row_scale (N) data, g a single
+// value (the incoming gradient). `lse` = the rows' log-sum-exp when the caller already has it.
+// Differentiable again in logits and g (second order through the loss).
+Var softmax_cross_entropy_grad(const Var& logits, const IntTensor& targets, const Tensor& row_scale, const Var& g,
+                               const Tensor& lse = Tensor());
 // Mean binary cross-entropy with logits: labels in {0,1} (same shape as logits), stable form.
 Var bce_with_logits(const Var& logits, const Tensor& labels);
 

@@ -10,22 +10,19 @@ Var linear(const Var& x, const Var& W, const Var& b) {
     return b.defined() ? add(y, b) : y;
 }
 
+// The normalisation itself is one fused op (ad::layer_normalize: (x - mean) / sqrt(var + eps)); the
+// affine part stays two broadcasting ops so that γ, β get their gradients from mul and add.
 Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
-    Var mu = mean(x, -1, true);                            // (..., 1)
-    Var xc = sub(x, mu);                                   // (..., C)
-    Var var = mean(square(xc), -1, true);                  // biased variance, (..., 1)
-    Var xhat = mul(xc, rsqrt(add(var, eps)));              // (..., C)
+    Var xhat = layer_normalize(x, eps);  // (..., C)
     Var y = gamma.defined() ? mul(xhat, gamma) : xhat;
     return beta.defined() ? add(y, beta) : y;
 }
 
 Var rms_norm(const Var& x, const Var& weight, float eps) {
-    Var inv_rms = rsqrt(add(mean(square(x), -1, true), eps));  // (..., 1)
-    Var y = mul(x, inv_rms);
+    Var y = rms_normalize(x, eps);  // x / sqrt(mean(x²) + eps), (..., C)
     return weight.defined() ? mul(y, weight) : y;
 }
 
-Var silu(const Var& x) { return mul(x, sigmoid(x)); }
 
 Var gelu_tanh(const Var& x) {
     constexpr float kSqrt2OverPi = 0.7978845608028654f;

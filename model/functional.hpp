@@ -18,7 +18,7 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps);
 // RMSNorm over the last axis: w ⊙ x / sqrt(mean(x²) + eps).
 Var rms_norm(const Var& x, const Var& weight, float eps);
 
-Var silu(const Var& x);       // x · sigmoid(x)
+// silu(x) = x · sigmoid(x) is one fused op: ad::silu (autodiff/ops.hpp).
 Var gelu_tanh(const Var& x);  // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
 
 }  // namespace tt::model

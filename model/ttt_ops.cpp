@@ -292,7 +292,6 @@ GeneralChunkOut ttt_general_chunk(const InnerFn& f_res, const std::vector<Var>& 
     Var gamma = reshape(in.gamma, Shape{H, 1, 1, D});                                 // (H,1,1,D)
     Var beta = reshape(in.beta, Shape{H, 1, 1, D});
     Var lr = reshape(in.lr, Shape{B, H, K, 1, 1});                                    // (B,H,K,1,1)
-    Var tau = reshape(in.tau, Shape{1, 1, K, 1, 1});                                  // (1,1,K,1,1)
     const float eps = in.eps;
 
     // Every token gets its own copy of the mini-batch-start state, so d/dW_tok[j] of Σ_j lr_j ℓ_j is
@@ -309,14 +308,16 @@ GeneralChunkOut ttt_general_chunk(const InnerFn& f_res, const std::vector<Var>& 
     };
     std::vector<Var> g = inner_grad(inner_loss, per_token);  // (B,H,K,r,c) each
 
-    // W_i = W⁽ⁿ⁾ − τ_i Σ_{j≤i} g_j: the causal sum is a matmul with tril(1).
-    Var causal = constant(tt::tril(Tensor::ones(Shape{B, H, K, K})));  // (B,H,K,K)
+    // W_i = W⁽ⁿ⁾ − τ_i Σ_{j≤i} g_j: the scaled causal sum is one matmul with S[i, j] = τ_i for j ≤ i
+    // (τ folded into the K x K mask rather than applied to the (B,H,K,r,c) sums: one big tensor
+    // and one pass over it fewer per parameter).
+    Var steps = mul(constant(tt::tril(Tensor::ones(Shape{K, K}))), in.tau);  // (K,K)
+    steps = broadcast_to(steps, Shape{B, H, K, K});                           // (B,H,K,K)
     std::vector<Var> W_i;
     for (std::size_t n = 0; n < state.size(); ++n) {
         const Shape& ps = per_token[n].shape();
         Var flat = reshape(g[n], Shape{B, H, K, ps[3] * ps[4]});       // (B,H,K,r·c)
-        Var cum = reshape(matmul(causal, flat), ps);                    // (B,H,K,r,c)
-        W_i.push_back(sub(per_token[n], mul(cum, tau)));               // (B,H,K,r,c)
+        W_i.push_back(sub(per_token[n], reshape(matmul(steps, flat), ps)));  // (B,H,K,r,c)
     }
     Var O = add(xq, layer_norm(f_res(xq, W_i), gamma, beta, eps));   // (B,H,K,1,D)
     GeneralChunkOut out;

@@ -193,6 +193,21 @@ struct ReciprocalF {
     batch operator()(const batch& x) const { return batch(1.0f) / x; }
     float operator()(float x) const { return 1.0f / x; }
 };
+// silu(x) = x sigmoid(x) = x / (1 + e^-x); its derivative s (1 + x (1 - s)), s = sigmoid(x).
+struct SiluF {
+    batch operator()(const batch& x) const { return x / (batch(1.0f) + xsimd::exp(-x)); }
+    float operator()(float x) const { return x / (1.0f + std::exp(-x)); }
+};
+struct SiluGradF {
+    batch operator()(const batch& x) const {
+        const batch s = batch(1.0f) / (batch(1.0f) + xsimd::exp(-x));
+        return s * xsimd::fma(x, batch(1.0f) - s, batch(1.0f));
+    }
+    float operator()(float x) const {
+        const float s = 1.0f / (1.0f + std::exp(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+};
 
 template <class Fn>
 void with_unary(UnaryOp op, Fn&& fn) {
@@ -209,6 +224,8 @@ void with_unary(UnaryOp op, Fn&& fn) {
         case UnaryOp::Abs: fn(AbsF{}); return;
         case UnaryOp::Step: fn(StepF{}); return;
         case UnaryOp::Reciprocal: fn(ReciprocalF{}); return;
+        case UnaryOp::Silu: fn(SiluF{}); return;
+        case UnaryOp::SiluGrad: fn(SiluGradF{}); return;
     }
 }
 
@@ -325,6 +342,12 @@ void unary_ref(UnaryOp op, const float* x, float* out, size_t n) {
             case UnaryOp::Abs: y = std::fabs(v); break;
             case UnaryOp::Step: y = v > 0.0f ? 1.0f : 0.0f; break;
             case UnaryOp::Reciprocal: y = 1.0f / v; break;
+            case UnaryOp::Silu: y = v / (1.0f + std::exp(-v)); break;
+            case UnaryOp::SiluGrad: {
+                const float sg = 1.0f / (1.0f + std::exp(-v));
+                y = sg * (1.0f + v * (1.0f - sg));
+                break;
+            }
         }
         out[i] = y;
     }
@@ -575,9 +598,9 @@ void softmax_row_ref(const float* x, float* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] /= s;
 }
 
-// log_softmax = x - (max + log sum exp(x - max)): the log of a sum of terms <= 1, never of 0 or inf.
-void log_softmax_row(const float* x, float* out, size_t n) {
-    if (n == 0) return;
+// log sum exp(x) = max + log sum exp(x - max): the log of a sum of terms <= 1, never of 0 or inf.
+float logsumexp(const float* x, size_t n) {
+    if (n == 0) return kNegInf;
     const float m = max(x, n);
     const batch vm(m);
     batch acc(0.0f);
@@ -585,15 +608,165 @@ void log_softmax_row(const float* x, float* out, size_t n) {
     for (; i + W <= n; i += W) acc += xsimd::exp(load(x + i) - vm);
     float s = hsum(acc);
     for (; i < n; ++i) s += std::exp(x[i] - m);
-    add_scalar(x, -(m + std::log(s)), out, n);
+    return m + std::log(s);
 }
-void log_softmax_row_ref(const float* x, float* out, size_t n) {
-    if (n == 0) return;
+float logsumexp_ref(const float* x, size_t n) {
+    if (n == 0) return kNegInf;
     const float m = max_ref(x, n);
     float s = 0.0f;
     for (size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
-    const float log_sum = m + std::log(s);
+    return m + std::log(s);
+}
+
+// log_softmax = x - logsumexp(x)
+void log_softmax_row(const float* x, float* out, size_t n) {
+    if (n == 0) return;
+    add_scalar(x, -logsumexp(x, n), out, n);
+}
+void log_softmax_row_ref(const float* x, float* out, size_t n) {
+    if (n == 0) return;
+    const float log_sum = logsumexp_ref(x, n);
     for (size_t i = 0; i < n; ++i) out[i] = x[i] - log_sum;
+}
+
+// softmax with a known log-sum-exp, scaled: out = exp(x - shift) * scale (one pass, no max/sum).
+void exp_shift_scale(const float* x, float shift, float scale, float* out, size_t n) {
+    const batch vs(shift), vc(scale);
+    size_t i = 0;
+    for (; i + W <= n; i += W) (xsimd::exp(load(x + i) - vs) * vc).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = std::exp(x[i] - shift) * scale;
+}
+void exp_shift_scale_ref(const float* x, float shift, float scale, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = std::exp(x[i] - shift) * scale;
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax down columns: the same max-subtracted arithmetic, one lane per column
+
+void logsumexp_cols(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    if (rows == 0) {
+        std::fill(out, out + cols, kNegInf);
+        return;
+    }
+    size_t c = 0;
+    for (; c + W <= cols; c += W) {
+        batch m(kNegInf);
+        for (size_t r = 0; r < rows; ++r) m = xsimd::max(m, load(x + r * ld + c));
+        batch s(0.0f);
+        for (size_t r = 0; r < rows; ++r) s += xsimd::exp(load(x + r * ld + c) - m);
+        (m + simd_log(s)).store_unaligned(out + c);
+    }
+    for (; c < cols; ++c) {
+        float m = kNegInf;
+        for (size_t r = 0; r < rows; ++r) m = std::max(m, x[r * ld + c]);
+        float s = 0.0f;
+        for (size_t r = 0; r < rows; ++r) s += std::exp(x[r * ld + c] - m);
+        out[c] = m + std::log(s);
+    }
+}
+void logsumexp_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out) {
+    for (size_t c = 0; c < cols; ++c) {
+        float m = kNegInf;
+        for (size_t r = 0; r < rows; ++r) m = std::max(m, x[r * ld + c]);
+        float s = 0.0f;
+        for (size_t r = 0; r < rows; ++r) s += std::exp(x[r * ld + c] - m);
+        out[c] = rows == 0 ? kNegInf : m + std::log(s);
+    }
+}
+
+void softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale) {
+    size_t c = 0;
+    for (; c + W <= cols; c += W) {
+        const batch l = load(lse + c), k = load(scale + c);
+        for (size_t r = 0; r < rows; ++r) (xsimd::exp(load(x + r * ld + c) - l) * k).store_unaligned(x + r * ld + c);
+    }
+    for (; c < cols; ++c)
+        for (size_t r = 0; r < rows; ++r) x[r * ld + c] = std::exp(x[r * ld + c] - lse[c]) * scale[c];
+}
+void softmax_scale_cols_ref(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale) {
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < cols; ++c) x[r * ld + c] = std::exp(x[r * ld + c] - lse[c]) * scale[c];
+}
+
+// ---------------------------------------------------------------------------------------------
+// normalisation of one row: the statistics in two passes (mean, then the second moment about it),
+// which stays accurate when the mean is large against the spread.
+
+namespace {
+// mean (0 when not centring) and r = 1/sqrt(mean((x - mean)^2) + eps) of one row
+void row_moments(const float* x, size_t n, float eps, bool center, float& mu, float& r) {
+    const float inv_n = 1.0f / static_cast<float>(n);
+    mu = center ? sum(x, n) * inv_n : 0.0f;
+    const batch vm(mu);
+    batch acc(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch d = load(x + i) - vm;
+        acc = xsimd::fma(d, d, acc);
+    }
+    float s = hsum(acc);
+    for (; i < n; ++i) s += (x[i] - mu) * (x[i] - mu);
+    r = 1.0f / std::sqrt(s * inv_n + eps);
+}
+void row_moments_ref(const float* x, size_t n, float eps, bool center, float& mu, float& r) {
+    mu = 0.0f;
+    if (center) {
+        for (size_t i = 0; i < n; ++i) mu += x[i];
+        mu /= static_cast<float>(n);
+    }
+    float s = 0.0f;
+    for (size_t i = 0; i < n; ++i) s += (x[i] - mu) * (x[i] - mu);
+    r = 1.0f / std::sqrt(s / static_cast<float>(n) + eps);
+}
+}  // namespace
+
+void normalize_row(const float* x, float* out, size_t n, float eps, bool center) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments(x, n, eps, center, mu, r);
+    const batch vm(mu), vr(r);
+    size_t i = 0;
+    for (; i + W <= n; i += W) ((load(x + i) - vm) * vr).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = (x[i] - mu) * r;
+}
+void normalize_row_ref(const float* x, float* out, size_t n, float eps, bool center) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments_ref(x, n, eps, center, mu, r);
+    for (size_t i = 0; i < n; ++i) out[i] = (x[i] - mu) * r;
+}
+
+void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, float eps, bool center) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments(x, n, eps, center, mu, r);
+    const float inv_n = 1.0f / static_cast<float>(n);
+    const float mean_u = center ? sum(u, n) * inv_n : 0.0f;
+    // mean(u xhat) = r mean(u (x - mu))
+    const batch vm(mu);
+    batch acc(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) acc = xsimd::fma(load(u + i), load(x + i) - vm, acc);
+    float s = hsum(acc);
+    for (; i < n; ++i) s += u[i] * (x[i] - mu);
+    const float m = s * inv_n * r;  // mean(u xhat)
+    // out = r (u - mean_u - (x - mu) r m)
+    const batch vr(r), vrm(r * m), vmu(mean_u);
+    for (i = 0; i + W <= n; i += W) (vr * (load(u + i) - vmu - (load(x + i) - vm) * vrm)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = r * (u[i] - mean_u - (x[i] - mu) * (r * m));
+}
+void normalize_row_vjp_ref(const float* x, const float* u, float* out, size_t n, float eps, bool center) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments_ref(x, n, eps, center, mu, r);
+    float mean_u = 0.0f, m = 0.0f;
+    for (size_t i = 0; i < n; ++i) {
+        mean_u += u[i];
+        m += u[i] * (x[i] - mu) * r;
+    }
+    mean_u = center ? mean_u / static_cast<float>(n) : 0.0f;
+    m /= static_cast<float>(n);
+    for (size_t i = 0; i < n; ++i) out[i] = r * (u[i] - mean_u - (x[i] - mu) * r * m);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -95,6 +95,30 @@ void softmax_row(const float* x, float* out, size_t n);
 void softmax_row_ref(const float* x, float* out, size_t n);
 void log_softmax_row(const float* x, float* out, size_t n);
 void log_softmax_row_ref(const float* x, float* out, size_t n);
+// log sum_i exp(x[i]), max-subtracted; -inf for n == 0.
+float logsumexp(const float* x, size_t n);
+float logsumexp_ref(const float* x, size_t n);
+// out[i] = exp(x[i] - shift) * scale: softmax rows from a known log-sum-exp (shift = lse), scaled.
+void exp_shift_scale(const float* x, float shift, float scale, float* out, size_t n);
+void exp_shift_scale_ref(const float* x, float shift, float scale, float* out, size_t n);
+
+// ---- softmax down the columns of a tile ---------------------------------------------------------
+// For the fused linear cross-entropy (tt::linear_logsumexp), whose logits blocks are computed
+// transposed: x (rows, cols), row stride ld, one softmax per *column*, SIMD across columns.
+// out[c] = log sum_r exp(x[r, c])  (max-subtracted)
+void logsumexp_cols(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+void logsumexp_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out);
+// In place: x[r, c] = exp(x[r, c] - lse[c]) * scale[c]  (softmax of each column, scaled)
+void softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale);
+void softmax_scale_cols_ref(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale);
+
+// ---- normalisation of one row (see tt::normalize) -------------------------------------------------
+// out = (x - [mean]) / sqrt(mean((x - [mean])^2) + eps); the mean is subtracted only when center.
+void normalize_row(const float* x, float* out, size_t n, float eps, bool center);
+void normalize_row_ref(const float* x, float* out, size_t n, float eps, bool center);
+// out = d<u, normalize_row(x)>/dx = r (u - [mean(u)] - xhat mean(u xhat)). out may alias u.
+void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, float eps, bool center);
+void normalize_row_vjp_ref(const float* x, const float* u, float* out, size_t n, float eps, bool center);
 
 // ---- rotary embedding of one row of interleaved pairs ------------------------------------------
 // x, out (2 * n_pairs); cos, sin (n_pairs):

@@ -36,6 +36,8 @@
 //
 // Small problems (the TTT layers do thousands of 16x16x16 products): when op(B) is small, not
 // transposed and N is a multiple of W, even packing B is overhead, so the kernel reads B in place.
+// Batches of tiny products (<= 8192 multiply-adds each) skip the blocked path altogether
+// (small_gemm: plain loops, see tt::matmul).
 //
 // Edges: the kernel is a template over the number of rows (1..MR) and vectors (1..NV), so a 4-row
 // or 16-column leftover runs a smaller kernel rather than wasting work on padding. Only columns that
@@ -47,16 +49,16 @@
 // bit-identical results (tested).
 #include "tensor/matmul.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/kernels.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 
@@ -78,12 +80,19 @@ constexpr int64_t KC = 256;
 // The packed B slab (kc x nc) should stay in L2 while every A row-panel sweeps across it: half of a
 // 1 MB L2, leaving room for A and C.
 constexpr int64_t kSlabBytes = 512 * 1024;
-// op(B) is read in place (not packed) when it is small and its rows are whole vectors: then packing
-// is pure overhead (the TTT layers' 16x16 products) and the whole of B stays in L1/L2 anyway.
+// op(B) is read in place (not packed) when its rows are whole vectors and packing would not pay:
+//   * B is small: the whole of B stays in L1/L2 anyway (the TTT layers' 16x16 products);
+//   * B is narrow (N <= 64: a row is at most four cache lines, a KC-deep block <= 64 KB stays in
+//     L2 like a packed panel would) and C has few rows (M <= 256), so a packed copy would be reused
+//     by only a few row panels. This is the fused cross-entropy's (64 x V) · (V x 64) per block
+//     of 64 rows, which would otherwise copy the whole item table each time.
 constexpr int64_t kInPlaceBMaxBytes = 8 * 1024;
+constexpr int64_t kInPlaceBMaxColumns = 64;
+constexpr int64_t kInPlaceBMaxRowsOfC = 256;
 // Work (multiply-adds) below which an extra thread costs more than it saves (thread wake-up is a few
 // microseconds; this is ~5 us of single-core work).
 constexpr int64_t kMinFmaPerThread = int64_t{1} << 18;
+constexpr int kRectanglesPerThread = 4;
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 constexpr int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
@@ -117,6 +126,7 @@ private:
 };
 
 thread_local PackBuffer tl_pack_b;
+thread_local PackBuffer tl_logits_tile;  // one block of logits in the fused cross-entropy
 
 // ---------------------------------------------------------------------------------------------
 // Packing B
@@ -280,6 +290,49 @@ void gemm_block(const Gemm& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     }
 }
 
+// Tiny products: the TTT inner loops do 16x16x16 per sequence and head, and the general loop
+// 1x16x16 and 16x1x16 per token (tens of thousands per step). Below this many multiply-adds the
+// set-up of the blocked path (grid, edge kernels, scratch tiles) costs more than the arithmetic.
+constexpr int64_t kSmallGemmMaxFma = 16 * 16 * 32;
+
+// C (M x N) = op(A) op(B) for tiny sizes: for each row i and each vector of W columns, one register
+// accumulates fma(op(A)(i,k), op(B) row k, acc) for k = 0, 1, ... in order (the micro-kernel's
+// arithmetic with a 1 x 1 tile); leftover columns do the same in scalar fma. A transposed B is first
+// copied into (K, N) rows. Each element's sum has a fixed order: results never depend on threads.
+void small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float* C, int64_t ldc) {
+    alignas(64) float bt[kSmallGemmMaxFma];  // K*N <= M*N*K <= kSmallGemmMaxFma
+    if (trans_b) {
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+        B = bt;
+        ldb = N;
+    }
+    const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;  // op(A)(i,k) = A[i*rs_a + k*cs_a]
+    // Four rows at a time: four independent fma chains keep the fma units busy (one chain would
+    // wait out the fma latency at every k).
+    auto rows = [&]<int R>(int64_t i) {
+        for (int64_t j = 0; j + W <= N; j += W) {
+            batch acc[R];
+            for (int r = 0; r < R; ++r) acc[r] = batch(0.0f);
+            for (int64_t k = 0; k < K; ++k) {
+                const batch b = batch::load_unaligned(B + k * ldb + j);
+                for (int r = 0; r < R; ++r) acc[r] = xsimd::fma(batch(A[(i + r) * rs_a + k * cs_a]), b, acc[r]);
+            }
+            for (int r = 0; r < R; ++r) acc[r].store_unaligned(C + (i + r) * ldc + j);
+        }
+        for (int64_t j = N / W * W; j < N; ++j)
+            for (int r = 0; r < R; ++r) {
+                float acc = 0.0f;
+                for (int64_t k = 0; k < K; ++k) acc = std::fma(A[(i + r) * rs_a + k * cs_a], B[k * ldb + j], acc);
+                C[(i + r) * ldc + j] = acc;
+            }
+    };
+    int64_t i = 0;
+    for (; i + 4 <= M; i += 4) rows.template operator()<4>(i);
+    for (; i < M; ++i) rows.template operator()<1>(i);
+}
+
 // C = beta * C (the whole answer when K == 0 or alpha == 0).
 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
     for (int64_t i = 0; i < M; ++i) {
@@ -307,14 +360,22 @@ void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t 
         scale_c(M, N, beta, C, ldc);
         return;
     }
-    const bool in_place_b = !trans_b && N % W == 0 && K * N * static_cast<int64_t>(sizeof(float)) <= kInPlaceBMaxBytes;
+    const bool in_place_b = !trans_b && N % W == 0 &&
+                            (K * N * static_cast<int64_t>(sizeof(float)) <= kInPlaceBMaxBytes ||
+                             (N <= kInPlaceBMaxColumns && M <= kInPlaceBMaxRowsOfC));
     const Gemm g{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, !in_place_b};
 
-    // Split C into a tm x tn grid of rectangles, one per thread, on micro-tile boundaries. Pick the
-    // grid whose largest rectangle is smallest (balance), then the one with the least edge (each
-    // thread packs the B columns and reads the A rows of its own rectangle).
+    // Split C into a tm x tn grid of rectangles, a few per thread, on micro-tile boundaries. Cost of a
+    // grid = its largest rectangle bm x bn (the fma's per k of the slowest thread) plus what that
+    // thread reads per k: bm floats of op(A) and bn of op(B), weighted 32 (an AVX-512 core does
+    // ~32 fma's in the time it streams one float from memory). Without that weight the split went
+    // by area alone, and for dE = dlogitsᵀ H (3416 x 64, K = 6400) split N into two 32-column halves
+    // that each read all of the 87 MB op(A): two threads ran no faster than one.
     const int64_t mt = ceil_div(M, MR), nt = ceil_div(N, NR);
-    int64_t T = std::clamp<int64_t>(M * N * K / kMinFmaPerThread, 1, std::max(1, nthreads));
+    // Up to kRectanglesPerThread rectangles per thread, so that a thread that loses its core for a
+    // while (a busy machine) holds back a quarter of its share, not all of it (parallel.cpp).
+    int64_t T = std::clamp<int64_t>(M * N * K / kMinFmaPerThread, 1, int64_t{kRectanglesPerThread} * std::max(1, nthreads));
+    if (nthreads <= 1) T = 1;
     T = std::min(T, mt * nt);
     int64_t tm = 1, tn = 1;
     for (; T > 1; --T) {
@@ -322,7 +383,7 @@ void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t 
         for (int64_t a = 1; a <= T; ++a) {
             if (T % a != 0 || a > mt || T / a > nt) continue;
             const int64_t bm = ceil_div(mt, a) * MR, bn = ceil_div(nt, T / a) * NR;
-            const int64_t cost = bm * bn * 64 + bm + bn;
+            const int64_t cost = bm * bn + 32 * (bm + bn);
             if (best_cost < 0 || cost < best_cost) best_cost = cost, tm = a, tn = T / a;
         }
         if (best_cost >= 0) break;
@@ -343,7 +404,7 @@ void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t 
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    const int nt = omp_in_parallel() ? 1 : num_threads();
+    const int nt = in_parallel() ? 1 : num_threads();
     sgemm_threads(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -410,18 +471,121 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
         return out;
     }
     const int64_t sa = M * K, sb = shared_b ? 0 : K * N, sc = M * N;
-    if (nbatch > 1 && M * N * K < kMinFmaPerThread && !omp_in_parallel()) {
+    if (nbatch > 1 && M * N * K < kMinFmaPerThread && !in_parallel()) {
         // Many small products (TTT: 512 x 16x16x16): one thread per group of batch items, each item
         // single-threaded. Same arithmetic per element as the serial path, so still deterministic.
         const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, M * N * K));
+        const bool tiny = M * N * K <= kSmallGemmMaxFma;
         parallel_for(nbatch, grain, [&](int64_t begin, int64_t end) {
-            for (int64_t t = begin; t < end; ++t)
-                sgemm_threads(1, trans_a, trans_b, M, N, K, 1.0f, A + t * sa, lda, B + t * sb, ldb, 0.0f, C + t * sc, N);
+            for (int64_t t = begin; t < end; ++t) {
+                if (tiny)
+                    small_gemm(trans_a, trans_b, M, N, K, A + t * sa, lda, B + t * sb, ldb, C + t * sc, N);
+                else
+                    sgemm_threads(1, trans_a, trans_b, M, N, K, 1.0f, A + t * sa, lda, B + t * sb, ldb, 0.0f, C + t * sc, N);
+            }
         });
         return out;
     }
     for (int64_t t = 0; t < nbatch; ++t)
         sgemm(trans_a, trans_b, M, N, K, 1.0f, A + t * sa, lda, B + t * sb, ldb, 0.0f, C + t * sc, N);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused linear + softmax cross-entropy: the logits H Tᵀ (N x V) exist one block of kXentRows rows
+// at a time, computed transposed (V x rows: the table is the big A read in place, the block of H
+// the small, packed B) so that each softmax runs down a column, SIMD across the block's rows.
+
+namespace {
+
+constexpr int64_t kXentRows = 64;         // rows of H per block; a block of logits is V x 64 floats
+constexpr int64_t kXentGroupRows = 256;   // rows per partial sum of the table's gradient (fixed)
+
+void check_xent_args(const Tensor& h, const Tensor& table, const IntTensor& targets, const char* op) {
+    TT_CHECK(h.defined() && table.defined() && h.rank() == 2 && table.rank() == 2 && h.dim(1) == table.dim(1),
+             std::string(op) + ": h must be (N, C) and the table (V, C), got " + h.shape().str() + " and " +
+                 table.shape().str());
+    TT_CHECK(targets.numel() == h.dim(0), std::string(op) + ": " + std::to_string(targets.numel()) +
+                                              " targets for " + std::to_string(h.dim(0)) + " rows");
+    for (int64_t i = 0; i < targets.numel(); ++i)
+        TT_CHECK(targets[i] >= 0 && targets[i] < table.dim(0),
+                 std::string(op) + ": id " + std::to_string(targets[i]) + " at " + std::to_string(i) +
+                     " outside [0, " + std::to_string(table.dim(0)) + ")");
+}
+
+// The logits of rows [r0, r0+rows) of h, transposed: tile (V, rows) = table · h[r0:r0+rows]ᵀ.
+void logits_block(const Tensor& h, const Tensor& table, int64_t r0, int64_t rows, float* tile) {
+    const int64_t V = table.dim(0), C = table.dim(1);
+    sgemm_threads(1, false, true, V, rows, C, 1.0f, table.data(), C, h.data() + r0 * C, C, 0.0f, tile, rows);
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> linear_logsumexp(const Tensor& h, const Tensor& table, const IntTensor& targets) {
+    check_xent_args(h, table, targets, "linear_logsumexp");
+    const int64_t N = h.dim(0), V = table.dim(0);
+    Tensor lse = Tensor::empty(Shape{N}), picked = Tensor::empty(Shape{N});
+    float *pl = lse.data(), *pp = picked.data();
+    const int32_t* t = targets.data();
+    const int64_t blocks = ceil_div(N, kXentRows);
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+        float* tile = tl_logits_tile.get(V * kXentRows);
+        for (int64_t b = b0; b < b1; ++b) {
+            const int64_t r0 = b * kXentRows, rows = std::min(kXentRows, N - r0);
+            logits_block(h, table, r0, rows, tile);  // (V, rows)
+            kernels::logsumexp_cols(tile, static_cast<std::size_t>(V), static_cast<std::size_t>(rows),
+                                    static_cast<std::size_t>(rows), pl + r0);
+            for (int64_t r = 0; r < rows; ++r) pp[r0 + r] = tile[int64_t{t[r0 + r]} * rows + r];
+        }
+    });
+    return {lse, picked};
+}
+
+Tensor linear_xent_grad(const Tensor& h, const Tensor& table, const IntTensor& targets, const Tensor& lse,
+                        const Tensor& row_scale) {
+    check_xent_args(h, table, targets, "linear_xent_grad");
+    const int64_t N = h.dim(0), V = table.dim(0), C = table.dim(1);
+    TT_CHECK(lse.numel() == N && row_scale.numel() == N,
+             "linear_xent_grad: lse " + lse.shape().str() + " and row_scale " + row_scale.shape().str() +
+                 " need one value per row of h " + h.shape().str());
+    Tensor out = Tensor::empty(Shape{N + V, C});  // [dh ; dtable]
+    float* dh = out.data();
+    float* dtable = out.data() + N * C;
+    const float *pl = lse.data(), *ps = row_scale.data(), *ph = h.data(), *pt = table.data();
+    const int32_t* t = targets.data();
+    // Each group of kXentGroupRows rows adds its rows' share of the table's gradient into its own
+    // partial (V, C); the partials are summed in group order below. The groups do not depend on the
+    // thread count, so neither does the sum.
+    const int64_t groups = std::max<int64_t>(1, ceil_div(N, kXentGroupRows));
+    Tensor partial = Tensor::empty(Shape{groups, V, C});
+    float* pp = partial.data();
+    parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+        float* tile = tl_logits_tile.get(V * kXentRows);
+        for (int64_t g = g0; g < g1; ++g) {
+            float* dtable_g = pp + g * V * C;
+            const int64_t end = std::min(N, (g + 1) * kXentGroupRows);
+            if (g * kXentGroupRows >= end) std::fill(dtable_g, dtable_g + V * C, 0.0f);
+            for (int64_t r0 = g * kXentGroupRows; r0 < end; r0 += kXentRows) {
+                const int64_t rows = std::min(kXentRows, end - r0);
+                logits_block(h, table, r0, rows, tile);  // (V, rows), recomputed
+                // D block: softmax of each row's logits (a column here) * scale, minus scale at the target
+                kernels::softmax_scale_cols(tile, static_cast<std::size_t>(V), static_cast<std::size_t>(rows),
+                                            static_cast<std::size_t>(rows), pl + r0, ps + r0);
+                for (int64_t r = 0; r < rows; ++r) tile[int64_t{t[r0 + r]} * rows + r] -= ps[r0 + r];
+                // dh rows = D table:  (rows, V) · (V, C), D read transposed from the tile
+                sgemm_threads(1, true, false, rows, C, V, 1.0f, tile, rows, pt, C, 0.0f, dh + r0 * C, C);
+                // dtable_g (+)= Dᵀ h rows:  (V, rows) · (rows, C)
+                sgemm_threads(1, false, false, V, C, rows, 1.0f, tile, rows, ph + r0 * C, C,
+                              r0 == g * kXentGroupRows ? 0.0f : 1.0f, dtable_g, C);
+            }
+        }
+    });
+    // dtable = partial[0] + partial[1] + ..., element by element in group order.
+    parallel_for(V * C, 1 << 14, [&](int64_t i0, int64_t i1) {
+        std::copy(pp + i0, pp + i1, dtable + i0);
+        for (int64_t g = 1; g < groups; ++g)
+            kernels::axpy(1.0f, pp + g * V * C + i0, dtable + i0, static_cast<std::size_t>(i1 - i0));
+    });
     return out;
 }
 

@@ -532,6 +532,71 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 Tensor softmax(const Tensor& x) { return map_last_axis_rows(x, "softmax", kernels::softmax_row); }
 Tensor log_softmax(const Tensor& x) { return map_last_axis_rows(x, "log_softmax", kernels::log_softmax_row); }
 
+Tensor normalize(const Tensor& x, float eps, bool center) {
+    return map_last_axis_rows(x, "normalize", [eps, center](const float* in, float* out, size_t n) {
+        kernels::normalize_row(in, out, n, eps, center);
+    });
+}
+
+Tensor normalize_vjp(const Tensor& x, const Tensor& u, float eps, bool center) {
+    require_defined(x, "normalize_vjp");
+    require_defined(u, "normalize_vjp");
+    TT_CHECK(x.shape() == u.shape() && x.rank() >= 1,
+             "normalize_vjp: x " + x.shape().str() + " and u " + u.shape().str() + " must have the same shape");
+    Tensor out = Tensor::empty(x.shape());
+    const int64_t cols = x.dim(-1);
+    if (out.numel() == 0 || cols == 0) return out;
+    const int64_t rows = x.numel() / cols;
+    const float *px = x.data(), *pu = u.data();
+    float* po = out.data();
+    parallel_for(rows, std::max<int64_t>(1, kGrain / (4 * cols)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) kernels::normalize_row_vjp(px + r * cols, pu + r * cols, po + r * cols, sz(cols), eps, center);
+    });
+    return out;
+}
+
+Tensor logsumexp(const Tensor& x) {
+    require_defined(x, "logsumexp");
+    TT_CHECK(x.rank() >= 1, "logsumexp: needs rank >= 1, got a scalar");
+    const int64_t cols = x.dim(-1);
+    Tensor out = Tensor::empty(reduced_shape(x.shape(), x.rank() - 1, false));
+    const int64_t rows = out.numel();
+    const float* px = x.data();
+    float* po = out.data();
+    parallel_for(rows, std::max<int64_t>(1, kGrain / (4 * std::max<int64_t>(cols, 1))), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) po[r] = kernels::logsumexp(px + r * cols, sz(cols));
+    });
+    return out;
+}
+
+Tensor softmax_xent_grad(const Tensor& x, const Tensor& lse, const IntTensor& targets, const Tensor& row_scale) {
+    require_defined(x, "softmax_xent_grad");
+    require_defined(lse, "softmax_xent_grad");
+    require_defined(row_scale, "softmax_xent_grad");
+    TT_CHECK(x.rank() == 2, "softmax_xent_grad: x must be (N, V), got " + x.shape().str());
+    const int64_t N = x.dim(0), V = x.dim(1);
+    TT_CHECK(lse.numel() == N && row_scale.numel() == N && targets.numel() == N,
+             "softmax_xent_grad: x " + x.shape().str() + " needs lse, targets and row_scale of " + std::to_string(N) +
+                 " values, got " + lse.shape().str() + ", " + targets.shape().str() + ", " + row_scale.shape().str());
+    check_ids(targets, V, "softmax_xent_grad");
+    Tensor out = Tensor::empty(x.shape());
+    const float *px = x.data(), *pl = lse.data(), *pc = row_scale.data();
+    const int32_t* pt = targets.data();
+    float* po = out.data();
+    parallel_for(N, std::max<int64_t>(1, kGrain / (4 * std::max<int64_t>(V, 1))), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            float* o = po + r * V;
+            if (pc[r] == 0.0f) {  // an ignored row: no gradient (and no exp to compute)
+                std::fill(o, o + V, 0.0f);
+                continue;
+            }
+            kernels::exp_shift_scale(px + r * V, pl[r], pc[r], o, sz(V));
+            o[pt[r]] -= pc[r];
+        }
+    });
+    return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // layout
 
@@ -638,16 +703,21 @@ Tensor pad_slice(const Tensor& src, const Shape& full_shape, int axis, int64_t s
     TT_CHECK(ok && start >= 0 && start + src.dim(ax) <= full_shape[ax],
              "pad_slice: " + src.shape().str() + " at offset " + std::to_string(start) + " along axis " +
                  std::to_string(axis) + " does not fit in " + full_shape.str());
-    Tensor out = Tensor::zeros(full_shape);
-    if (src.numel() == 0) return out;
+    Tensor out = Tensor::empty(full_shape);
+    if (out.numel() == 0) return out;
     const int64_t D = full_shape[ax];
     const int64_t outer = product(full_shape, 0, ax), inner = product(full_shape, ax + 1, full_shape.rank());
-    const int64_t run = src.dim(ax) * inner;
+    const int64_t head = start * inner, run = src.dim(ax) * inner, tail = (D - start) * inner - run;
     const float* ps = src.data();
     float* po = out.data();
-    parallel_for(outer, std::max<int64_t>(1, kGrain / run), [&](int64_t o0, int64_t o1) {
-        for (int64_t o = o0; o < o1; ++o)
-            std::memcpy(po + (o * D + start) * inner, ps + o * run, sz(run) * sizeof(float));
+    // Each outer slab is [zeros | src run | zeros]: every float written once.
+    parallel_for(outer, std::max<int64_t>(1, kGrain / (D * inner)), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+            float* dst = po + o * D * inner;
+            std::fill(dst, dst + head, 0.0f);
+            if (run > 0) std::memcpy(dst + head, ps + o * run, sz(run) * sizeof(float));
+            std::fill(dst + head + run, dst + head + run + tail, 0.0f);
+        }
     });
     return out;
 }

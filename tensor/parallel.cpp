@@ -1,36 +1,166 @@
-// tensor/parallel.cpp — OpenMP-backed thread control (see parallel.hpp).
+// tensor/parallel.cpp — the thread pool behind parallel_for (see parallel.hpp).
+//
+// Why our own pool and not OpenMP's: a training step runs ~1000 parallel regions of tens of
+// microseconds each, so what a worker does between two regions decides the speed. GNU OpenMP either
+// spins for a long time (its default) or sleeps at once (OMP_WAIT_POLICY=PASSIVE). Measured on this
+// 2-core machine kind with other processes running: spinning made a 2-thread TTT training step
+// 2.7x slower than PASSIVE (a spinning thread holds its core while its partner waits for one), and
+// on an idle machine PASSIVE pays a futex wake-up for every region. Here an idle worker spins for a
+// short while (kSpin: the next region usually comes within microseconds) and then sleeps on a futex
+// (std::atomic::wait), so an idle machine gets spin-speed hand-offs and a busy one gets its cores back.
+//
+// The pool: threads-1 workers plus the calling thread. run(chunks, body) publishes a job in one
+// atomic word (job number, next unclaimed chunk, chunk count); every thread, the caller included,
+// claims chunks by compare-and-swap and runs them, and the caller returns once `done_` counts them
+// all. So the caller never waits for a worker that has not woken up yet: it simply runs that chunk
+// itself (on a busy machine, a worker may take milliseconds to get a core). Which chunk covers
+// which elements depends only on n and the chunk count, never on who ran it: results are
+// reproducible.
 #include "tensor/parallel.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
 
 namespace tt {
 
 namespace {
-int g_threads = 0;  // 0 until set: use omp's default (all cores)
+
+// How long an idle thread spins before it sleeps.
+constexpr std::chrono::microseconds kSpin{50};
+// Work is cut into up to this many chunks per thread (see parallel_for).
+constexpr int kChunksPerThread = 4;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }
+
+// Waits until `a` differs from `old` and returns the new value: spin for kSpin, then sleep.
+template <class T>
+T wait_for_change(const std::atomic<T>& a, T old) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 1;; ++i) {
+        const T v = a.load(std::memory_order_acquire);
+        if (v != old) return v;
+        cpu_relax();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() - start > kSpin) break;
+    }
+    for (;;) {
+        a.wait(old, std::memory_order_acquire);
+        const T v = a.load(std::memory_order_acquire);
+        if (v != old) return v;
+    }
+}
+
+thread_local bool t_in_parallel = false;  // inside a parallel_for body: nested calls run inline
+
+// The job word: job number (32 bits) | chunk count (16 bits) | next unclaimed chunk (16 bits).
+constexpr uint64_t job_of(uint64_t w) { return w >> 32; }
+constexpr int chunks_of(uint64_t w) { return static_cast<int>((w >> 16) & 0xffff); }
+constexpr int next_of(uint64_t w) { return static_cast<int>(w & 0xffff); }
+constexpr uint64_t make_job(uint64_t job, int chunks) { return job << 32 | static_cast<uint64_t>(chunks) << 16; }
+
+class Pool {
+public:
+    explicit Pool(int threads) {
+        for (int w = 1; w < threads; ++w) workers_.emplace_back([this] { work(); });
+    }
+    ~Pool() {
+        stop_.store(true, std::memory_order_relaxed);
+        state_.store(make_job(job_of(state_.load()) + 1, 0), std::memory_order_release);
+        state_.notify_all();
+        for (std::thread& t : workers_) t.join();
+    }
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    // body(c) for every chunk c in [0, chunks), chunks < 2^16; returns when all are done.
+    void run(int chunks, const std::function<void(int)>& body) {
+        body_ = &body;
+        done_.store(0, std::memory_order_relaxed);
+        const uint64_t job = job_of(state_.load(std::memory_order_relaxed)) + 1;
+        state_.store(make_job(job, chunks), std::memory_order_release);  // publishes body_ and done_
+        state_.notify_all();
+        run_chunks(job);
+        for (int d = done_.load(std::memory_order_acquire); d != chunks;) d = wait_for_change(done_, d);
+    }
+
+private:
+    // Claims and runs chunks of `job` until none is left (or the job is over).
+    void run_chunks(uint64_t job) {
+        uint64_t w = state_.load(std::memory_order_acquire);
+        while (job_of(w) == job && next_of(w) < chunks_of(w)) {
+            if (!state_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+            // Chunk next_of(w) is ours. body_ stays valid: run() returns only after it is done.
+            t_in_parallel = true;
+            (*body_)(next_of(w));
+            t_in_parallel = false;
+            done_.fetch_add(1, std::memory_order_release);
+            done_.notify_one();
+            w = state_.load(std::memory_order_acquire);
+        }
+    }
+
+    void work() {
+        uint64_t finished = job_of(state_.load(std::memory_order_acquire));  // the last job we took part in
+        for (uint64_t w = state_.load(std::memory_order_acquire);; w = wait_for_change(state_, w)) {
+            if (stop_.load(std::memory_order_relaxed)) return;
+            if (job_of(w) == finished) continue;  // only a chunk claimed in a job we are done with
+            finished = job_of(w);
+            run_chunks(finished);
+            w = state_.load(std::memory_order_acquire);
+        }
+    }
+
+    std::vector<std::thread> workers_;
+    std::atomic<uint64_t> state_{0};  // the job word, see make_job
+    std::atomic<int> done_{0};        // chunks of the current job finished
+    std::atomic<bool> stop_{false};
+    const std::function<void(int)>* body_ = nullptr;
+};
+
+int g_threads = 0;  // 0 until set: all hardware threads
+std::unique_ptr<Pool> g_pool;
+
+int hardware_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+Pool& pool() {
+    if (!g_pool) g_pool = std::make_unique<Pool>(num_threads());
+    return *g_pool;
+}
+
+}  // namespace
 
 void set_num_threads(int n) {
-    g_threads = n > 0 ? n : omp_get_num_procs();
-    omp_set_num_threads(g_threads);
+    const int want = n > 0 ? n : hardware_threads();
+    if (want == g_threads && g_pool) return;
+    g_pool.reset();  // workers of the old size stop; the next parallel_for starts the new ones
+    g_threads = want;
 }
 
-int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+int num_threads() { return g_threads > 0 ? g_threads : hardware_threads(); }
+
+bool in_parallel() { return t_in_parallel; }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     if (n <= 0) return;
-    int nt = num_threads();
-    int64_t chunks = std::min<int64_t>(nt, std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
-    if (chunks <= 1 || omp_in_parallel()) {
+    // kChunksPerThread chunks per thread: if one thread loses its core halfway (a busy machine),
+    // the others take the chunks it has not started, instead of waiting for all of its share.
+    const int64_t chunks = std::min<int64_t>(int64_t{kChunksPerThread} * num_threads(),
+                                             std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
+    if (chunks <= 1 || num_threads() == 1 || t_in_parallel) {
         fn(0, n);
         return;
     }
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
-    for (int64_t c = 0; c < chunks; ++c) {
-        int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    pool().run(static_cast<int>(chunks), [&](int c) {
+        const int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
         if (b < e) fn(b, e);
-    }
+    });
 }
 
 }  // namespace tt

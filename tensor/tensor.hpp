@@ -104,6 +104,8 @@ public:
     Tensor rows(int64_t start, int64_t end) const;
     Tensor clone() const;
     bool shares_storage(const Tensor& o) const { return storage_ == o.storage_; }
+    // True when no other Tensor shares this storage: writing in place is then invisible to others.
+    bool sole_owner() const { return storage_ && storage_.use_count() == 1; }
 
     float item() const;  // the single value of a one-element tensor
     float at(std::initializer_list<int64_t> idx) const;

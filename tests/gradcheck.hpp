@@ -177,6 +177,60 @@ inline void check_second_order(const std::string& name, const Fn& f, const std::
     }
 }
 
+// A fused op against the composition of simpler ops it replaces: the same value, the same gradient
+// and the same Hessian-vector products (nested grad), to float tolerance `tol` relative to each
+// quantity's largest entry. The loss is L = sum(f(x) ⊙ W) with fixed random W, as above; each
+// differentiable input gets its own random direction v for the second order.
+inline void check_same_function(const std::string& name, const Fn& fused, const Fn& reference,
+                                const std::vector<Tensor>& xs, std::vector<bool> diff = {}, float tol = 1e-4f,
+                                uint64_t seed = 7) {
+    if (diff.empty()) diff.assign(xs.size(), true);
+    const Tensor w = output_weights(reference, xs, seed);
+    Rng rng(seed + 5);
+    std::vector<Tensor> v;
+    for (const Tensor& x : xs) v.push_back(Tensor::randn(x.shape(), rng));
+    struct Result {
+        Tensor value;
+        std::vector<Tensor> grads, hvps;
+    };
+    auto run = [&](const Fn& f) {
+        std::vector<ad::Var> vars, wrt;
+        std::vector<Tensor> dirs;
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            vars.push_back(ad::Var(xs[i], diff[i]));
+            if (diff[i]) {
+                wrt.push_back(vars.back());
+                dirs.push_back(v[i]);
+            }
+        }
+        Result r;
+        ad::Var out = f(vars);
+        r.value = out.value();
+        std::vector<ad::Var> g = ad::grad({ad::sum(ad::mul(out, ad::constant(w)))}, wrt, {.create_graph = true});
+        ad::Var gv = ad::constant(Tensor::scalar(0.0f));
+        for (std::size_t k = 0; k < g.size(); ++k) {
+            r.grads.push_back(g[k].value());
+            gv = ad::add(gv, ad::sum(ad::mul(g[k], ad::constant(dirs[k]))));
+        }
+        for (const ad::Var& h : ad::grad({gv}, wrt)) r.hvps.push_back(h.value());
+        return r;
+    };
+    const Result a = run(fused), b = run(reference);
+    auto compare = [&](const char* what, std::size_t k, const Tensor& got, const Tensor& want) {
+        REQUIRE(got.shape() == want.shape());
+        double scale = 0, err = 0;
+        for (int64_t j = 0; j < want.numel(); ++j) {
+            scale = std::max(scale, std::abs(static_cast<double>(want.data()[j])));
+            err = std::max(err, std::abs(static_cast<double>(got.data()[j]) - want.data()[j]));
+        }
+        INFO(name, ": ", what, " #", k, " max |fused - reference| ", err, " (largest entry ", scale, ")");
+        CHECK(err <= tol * std::max(scale, 1e-3));
+    };
+    compare("value", 0, a.value, b.value);
+    for (std::size_t k = 0; k < a.grads.size(); ++k) compare("gradient", k, a.grads[k], b.grads[k]);
+    for (std::size_t k = 0; k < a.hvps.size(); ++k) compare("Hessian-vector product", k, a.hvps[k], b.hvps[k]);
+}
+
 // Random test input with values kept away from 0 when `positive` (for log, sqrt, div).
 inline Tensor rand_input(const Shape& s, uint64_t seed, bool positive = false) {
     Rng rng(seed);

@@ -26,6 +26,30 @@ TEST_SUITE("autodiff/engine") {
         CHECK(!x.grad().defined());
     }
 
+    TEST_CASE("backward without retain_graph gives the same gradients and frees the graph as it goes") {
+        for (bool retain : {true, false}) {
+            CAPTURE(retain);
+            Var x = parameter(Tensor::from(Shape{3}, {1, 2, 3}));
+            std::weak_ptr<Node> middle;
+            Var y;
+            {
+                Var e = exp(x);  // held only by the graph once this scope ends
+                middle = e.node_ptr();
+                y = sum(mul(e, x));  // dy/dx = e^x (1 + x)
+            }
+            REQUIRE(!middle.expired());
+            backward(y, Var(), {.retain_graph = retain});
+            for (int i = 0; i < 3; ++i) {
+                const double xi = x.value().data()[i];
+                CHECK(x.grad().data()[i] == doctest::Approx(std::exp(xi) * (1 + xi)).epsilon(1e-5));
+            }
+            CHECK(middle.expired() == !retain);  // consumed: the activation is gone before y is
+            CHECK(y.item() == doctest::Approx(std::exp(1.0) + 2 * std::exp(2.0) + 3 * std::exp(3.0)).epsilon(1e-5));
+            backward(y, Var(), {.retain_graph = retain});  // again: accumulates, or does nothing
+            CHECK(x.grad().data()[0] == doctest::Approx((retain ? 2 : 1) * std::exp(1.0) * 2).epsilon(1e-5));
+        }
+    }
+
     TEST_CASE("fan-in is summed; unused inputs get zeros of their shape") {
         Var x = parameter(Tensor::from(Shape{2}, {0.5f, -1.0f}));
         Var unused = parameter(Tensor::ones(Shape{4, 2}));

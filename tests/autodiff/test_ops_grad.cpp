@@ -2,6 +2,7 @@
 // order and second order (Hessian-vector products through nested grad(create_graph=true)).
 #include <doctest/doctest.h>
 
+#include "tensor/parallel.hpp"
 #include "tests/gradcheck.hpp"
 
 using namespace tt;
@@ -54,6 +55,10 @@ std::vector<OpCase> op_cases() {
         {"tanh", [](V x) { return tanh(x[0]); }, {rand_input({2, 5}, 24)}},
         {"sigmoid", [](V x) { return sigmoid(x[0]); }, {rand_input({2, 5}, 25)}},
         {"relu", [](V x) { return relu(x[0]); }, {rand_input({2, 5}, 26)}},
+        {"silu", [](V x) { return silu(x[0]); }, {rand_input({2, 5}, 67)}},
+        {"silu_grad", [](V x) { return silu_grad(x[0]); }, {rand_input({2, 5}, 68)}},
+        {"layer_normalize", [](V x) { return layer_normalize(x[0], 1e-5f); }, {rand_input({3, 6}, 69)}},
+        {"rms_normalize", [](V x) { return rms_normalize(x[0], 1e-5f); }, {rand_input({3, 6}, 70)}},
         {"sum axis", [](V x) { return exp(sum(x[0], 1)); }, {rand_input({2, 3, 4}, 27)}},
         {"sum keepdim", [](V x) { return mul(sum(x[0], -1, true), x[0]); }, {rand_input({2, 3, 4}, 28)}},
         {"sum all", [](V x) { return square(sum(x[0])); }, {rand_input({2, 3}, 29)}},
@@ -68,7 +73,9 @@ std::vector<OpCase> op_cases() {
         {"slice", [](V x) { return square(slice(x[0], 1, 1, 3)); }, {rand_input({2, 4, 3}, 40)}},
         {"pad_slice", [](V x) { return square(pad_slice(x[0], Shape{2, 5}, 1, 2)); }, {rand_input({2, 2}, 41)}},
         {"concat", [](V x) { return square(concat({x[0], x[1]}, -1)); }, {rand_input({2, 3}, 42), rand_input({2, 2}, 43)}},
+        {"rows", [](V x) { return square(rows(x[0], 1, 3)); }, {rand_input({4, 3}, 73)}},
         {"tril", [](V x) { return square(tril(x[0])); }, {rand_input({2, 4, 4}, 44)}},
+        {"tril fill", [](V x) { return mul(tril(x[0], -1, -3.0f), x[0]); }, {rand_input({2, 4, 4}, 76)}},
         {"masked_fill", [mask](V x) { return square(masked_fill(x[0], mask, -5.0f)); }, {rand_input({3, 4}, 45)}},
         {"matmul", [](V x) { return matmul(x[0], x[1]); }, {rand_input({3, 4}, 46), rand_input({4, 5}, 47)}},
         {"matmul ta", [](V x) { return matmul(x[0], x[1], true, false); }, {rand_input({4, 3}, 48), rand_input({4, 5}, 49)}},
@@ -102,6 +109,86 @@ TEST_SUITE("autodiff/ops") {
             CAPTURE(c.name);
             check_second_order(c.name, c.f, c.inputs, c.diff);
         }
+    }
+
+    TEST_CASE("fused cross_entropy equals log_softmax + pick, to second order") {
+        // Rows 2 and 5 are ignored (target -1). Squaring the loss makes the incoming gradient g of
+        // the fused backward depend on x, so its d/dg path is exercised in the second order too.
+        IntTensor targets(Shape{6}, {0, 3, -1, 6, 2, -1});
+        const int64_t n = 6, v = 7;
+        Tensor pick = Tensor::zeros(Shape{n, v});  // onehot(t) / count
+        for (int64_t i = 0; i < n; ++i)
+            if (targets[i] >= 0) pick.at({i, targets[i]}) = 1.0f / 4.0f;
+        auto reference = [pick](const std::vector<Var>& x) { return neg(sum(mul(log_softmax(x[0]), constant(pick)))); };
+        auto fused = [targets](const std::vector<Var>& x) { return cross_entropy(x[0], targets); };
+        const std::vector<Tensor> logits = {rand_input({n, v}, 66)};
+        tt::testing::check_same_function("cross_entropy", fused, reference, logits);
+        tt::testing::check_same_function(
+            "cross_entropy squared", [&](const std::vector<Var>& x) { return square(fused(x)); },
+            [&](const std::vector<Var>& x) { return square(reference(x)); }, logits);
+        check_second_order("cross_entropy squared", [&](const std::vector<Var>& x) { return square(fused(x)); }, logits);
+    }
+
+    TEST_CASE("fused silu and normalisations equal their compositions, to second order") {
+        using Vs = const std::vector<Var>&;
+        const std::vector<Tensor> x = {tt::add_scalar(rand_input({4, 9}, 71), 0.7f)};
+        tt::testing::check_same_function(
+            "silu", [](Vs v) { return silu(v[0]); }, [](Vs v) { return mul(v[0], sigmoid(v[0])); }, x);
+        tt::testing::check_same_function(
+            "layer_normalize", [](Vs v) { return layer_normalize(v[0], 1e-5f); },
+            [](Vs v) {
+                Var xc = sub(v[0], mean(v[0], -1, true));
+                return mul(xc, rsqrt(add(mean(square(xc), -1, true), 1e-5f)));
+            },
+            x);
+        tt::testing::check_same_function(
+            "rms_normalize", [](Vs v) { return rms_normalize(v[0], 1e-5f); },
+            [](Vs v) { return mul(v[0], rsqrt(add(mean(square(v[0]), -1, true), 1e-5f))); }, x);
+        // A third derivative goes through the VJP op's own rule (vjp_of on its composite).
+        Var w = constant(rand_input({4, 9}, 72));
+        auto third = [&](bool fused) {
+            Var p = parameter(x[0]);
+            Var y = fused ? layer_normalize(p, 1e-5f)
+                          : mul(sub(p, mean(p, -1, true)), rsqrt(add(mean(square(sub(p, mean(p, -1, true))), -1, true), 1e-5f)));
+            Var g1 = grad(sum(mul(y, w)), p, {.create_graph = true});
+            Var g2 = grad(sum(mul(g1, g1)), p, {.create_graph = true});
+            return grad(sum(mul(g2, w)), p).value();
+        };
+        const Tensor a = third(true), b = third(false);
+        float scale = 1.0f;
+        for (float v : b.to_vector()) scale = std::max(scale, std::abs(v));
+        CHECK(tt::max_abs_diff(a, b) <= 1e-3f * scale);
+    }
+
+    TEST_CASE("fused linear_cross_entropy equals cross_entropy(matmul), to second order, any thread count") {
+        // 300 rows: two groups of the table's gradient (256 rows each) and a partial block of 64.
+        const int64_t n = 300, v = 37, c = 8;
+        std::vector<int32_t> t(static_cast<std::size_t>(n));
+        for (int64_t i = 0; i < n; ++i) t[static_cast<std::size_t>(i)] = i % 7 == 3 ? 0 : static_cast<int32_t>((i * 5) % v);
+        const IntTensor targets(Shape{n}, t);  // 0 = ignored (padding)
+        auto fused = [targets](const std::vector<Var>& x) { return linear_cross_entropy(x[0], x[1], targets, 0); };
+        auto reference = [targets](const std::vector<Var>& x) {
+            return cross_entropy(matmul(x[0], x[1], false, true), targets, 0);
+        };
+        const std::vector<Tensor> in = {rand_input({n, c}, 74), rand_input({v, c}, 75)};
+        tt::testing::check_same_function("linear_cross_entropy", fused, reference, in);
+        tt::testing::check_same_function(
+            "linear_cross_entropy squared", [&](const std::vector<Var>& x) { return square(fused(x)); },
+            [&](const std::vector<Var>& x) { return square(reference(x)); }, in);
+        // The same bits with 1 and 2 threads (the table's gradient is summed over fixed row groups).
+        const int saved = tt::num_threads();
+        std::vector<std::vector<float>> got;
+        for (int threads : {1, 2}) {
+            tt::set_num_threads(threads);
+            Var h = parameter(in[0]), e = parameter(in[1]);
+            Var loss = fused({h, e});
+            std::vector<Var> g = grad({loss}, {h, e});
+            got.push_back({loss.item()});
+            for (const Var& gi : g)
+                for (float f : gi.value().to_vector()) got.back().push_back(f);
+        }
+        tt::set_num_threads(saved);
+        CHECK(got[0] == got[1]);
     }
 
     TEST_CASE("analytic higher derivatives") {

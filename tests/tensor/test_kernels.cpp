@@ -71,7 +71,8 @@ const tt::BinaryOp kBinaryOps[] = {tt::BinaryOp::Add, tt::BinaryOp::Sub,     tt:
 
 const tt::UnaryOp kUnaryOps[] = {tt::UnaryOp::Neg,     tt::UnaryOp::Exp,  tt::UnaryOp::Log,    tt::UnaryOp::Sqrt,
                                  tt::UnaryOp::Rsqrt,   tt::UnaryOp::Tanh, tt::UnaryOp::Sigmoid, tt::UnaryOp::Relu,
-                                 tt::UnaryOp::Square,  tt::UnaryOp::Abs,  tt::UnaryOp::Step,   tt::UnaryOp::Reciprocal};
+                                 tt::UnaryOp::Square,  tt::UnaryOp::Abs,  tt::UnaryOp::Step,   tt::UnaryOp::Reciprocal,
+                                 tt::UnaryOp::Silu,    tt::UnaryOp::SiluGrad};
 
 // Inputs in each op's domain; Div needs a non-zero b, comparisons want ties.
 void binary_inputs(tt::BinaryOp op, std::size_t n, tt::Rng& rng, Vec& a, Vec& b) {
@@ -89,6 +90,8 @@ Vec unary_input(tt::UnaryOp op, std::size_t n, tt::Rng& rng) {
         case tt::UnaryOp::Reciprocal: return random_nonzero(n, rng);
         case tt::UnaryOp::Exp:
         case tt::UnaryOp::Sigmoid:
+        case tt::UnaryOp::Silu:
+        case tt::UnaryOp::SiluGrad:
         case tt::UnaryOp::Tanh: return random_normal(n, rng, 8.0f);  // reaches the saturated tails
         default: {
             Vec v = random_normal(n, rng, 3.0f);
@@ -286,6 +289,59 @@ TEST_CASE("softmax and log_softmax rows match their references") {
         K::log_softmax_row(x.data(), got.data(), n);
         K::log_softmax_row_ref(x.data(), want.data(), n);
         check_close(got, want, 1e-5, "log_softmax_row");
+        if (n > 0) {
+            const float lse = K::logsumexp(x.data(), n);
+            CHECK(lse == doctest::Approx(K::logsumexp_ref(x.data(), n)).epsilon(1e-6));
+            K::exp_shift_scale(x.data(), lse, 0.5f, got.data(), n);  // = softmax / 2
+            K::exp_shift_scale_ref(x.data(), lse, 0.5f, want.data(), n);
+            check_close(got, want, 1e-5, "exp_shift_scale");
+            K::softmax_row_ref(x.data(), want.data(), n);
+            for (float& w : want) w *= 0.5f;
+            check_close(got, want, 1e-4, "exp_shift_scale(x, lse) == softmax");
+        }
+    }
+}
+
+TEST_CASE("softmax down columns (logsumexp_cols, softmax_scale_cols) match their references") {
+    tt::Rng rng(11);
+    for (std::size_t cols : tail_lengths()) {
+        for (std::size_t rows : {std::size_t{1}, std::size_t{7}, std::size_t{40}}) {
+            CAPTURE(cols);
+            CAPTURE(rows);
+            const std::size_t ld = cols + 3;  // a row stride wider than the row
+            Vec x = random_normal(rows * ld, rng, 4.0f);
+            for (float& v : x) v += 300.0f;  // needs the max shift
+            Vec got(cols), want(cols);
+            K::logsumexp_cols(x.data(), rows, cols, ld, got.data());
+            K::logsumexp_cols_ref(x.data(), rows, cols, ld, want.data());
+            check_close(got, want, 1e-5, "logsumexp_cols");
+            Vec scale = random_normal(cols, rng);
+            Vec y = x, y_ref = x;
+            K::softmax_scale_cols(y.data(), rows, cols, ld, want.data(), scale.data());
+            K::softmax_scale_cols_ref(y_ref.data(), rows, cols, ld, want.data(), scale.data());
+            check_close(y, y_ref, 1e-5, "softmax_scale_cols");
+        }
+    }
+}
+
+TEST_CASE("normalize rows and their vector-Jacobian products match their references") {
+    tt::Rng rng(10);
+    for (bool center : {true, false}) {
+        for (std::size_t n : tail_lengths()) {
+            CAPTURE(n);
+            CAPTURE(center);
+            Vec x = random_normal(n, rng, 2.0f), u = random_normal(n, rng);
+            for (float& v : x) v += 3.0f;  // a mean well away from 0
+            Vec got(n), want(n);
+            K::normalize_row(x.data(), got.data(), n, 1e-6f, center);
+            K::normalize_row_ref(x.data(), want.data(), n, 1e-6f, center);
+            check_close(got, want, 1e-5, "normalize_row");
+            K::normalize_row_vjp(x.data(), u.data(), got.data(), n, 1e-6f, center);
+            K::normalize_row_vjp_ref(x.data(), u.data(), want.data(), n, 1e-6f, center);
+            check_close(got, want, 1e-5, "normalize_row_vjp");
+            K::normalize_row_vjp(x.data(), u.data(), u.data(), n, 1e-6f, center);  // out may alias u
+            check_close(u, want, 1e-5, "normalize_row_vjp in place");
+        }
     }
 }
 

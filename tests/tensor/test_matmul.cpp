@@ -222,6 +222,37 @@ TEST_SUITE("tensor/matmul") {
         }
     }
 
+    TEST_CASE("matmul: batches of tiny products (the per-token shapes) match sgemm_ref, any thread count") {
+        tt::Rng rng(13);
+        ThreadGuard guard;
+        struct Mnk { int64_t M, N, K; };
+        for (const Mnk s : {Mnk{1, 16, 16}, Mnk{16, 16, 1}, Mnk{16, 1, 16}, Mnk{3, 5, 7}, Mnk{16, 16, 32}, Mnk{1, 1, 1}}) {
+            for (int t = 0; t < 4; ++t) {
+                const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+                CAPTURE(s.M);
+                CAPTURE(s.N);
+                CAPTURE(s.K);
+                CAPTURE(ta);
+                CAPTURE(tb);
+                const int64_t nb = 64;
+                const tt::Tensor a = tt::Tensor::randn(ta ? tt::Shape{nb, s.K, s.M} : tt::Shape{nb, s.M, s.K}, rng);
+                const tt::Tensor b = tt::Tensor::randn(tb ? tt::Shape{nb, s.N, s.K} : tt::Shape{nb, s.K, s.N}, rng);
+                tt::set_num_threads(1);
+                const tt::Tensor c1 = tt::matmul(a, b, ta, tb);
+                tt::set_num_threads(2);
+                const tt::Tensor c2 = tt::matmul(a, b, ta, tb);
+                CHECK(c1.to_vector() == c2.to_vector());
+                for (int64_t item = 0; item < nb; ++item) {
+                    std::vector<float> r(static_cast<std::size_t>(s.M * s.N));
+                    tt::sgemm_ref(ta, tb, s.M, s.N, s.K, 1.0f, a.data() + item * s.M * s.K, a.dim(-1),
+                                  b.data() + item * s.K * s.N, b.dim(-1), 0.0f, r.data(), s.N);
+                    for (int64_t i = 0; i < s.M * s.N; ++i)
+                        CHECK(c1.data()[item * s.M * s.N + i] == doctest::Approx(r[static_cast<std::size_t>(i)]).epsilon(1e-4));
+                }
+            }
+        }
+    }
+
     TEST_CASE("matmul: a batch of big products is split inside each product, still deterministic") {
         tt::Rng rng(13);
         ThreadGuard guard;

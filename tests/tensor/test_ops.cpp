@@ -453,6 +453,24 @@ TEST_CASE("add_at_index and pick") {
     CHECK_THROWS_AS(tt::add_at_index(x, IntTensor(Shape{3}, {0, 0, 0}), 1.0f), std::invalid_argument);
 }
 
+TEST_CASE("logsumexp and softmax_xent_grad: the cross-entropy gradient in one pass") {
+    tt::Rng rng(12);
+    const Tensor x = tt::add_scalar(Tensor::randn(Shape{5, 37}, rng, 0.0f, 3.0f), 200.0f);  // large: needs the max shift
+    const Tensor lse = tt::logsumexp(x);
+    REQUIRE(lse.shape() == Shape{5});
+    const Tensor ls = tt::log_softmax(x);
+    for (int64_t i = 0; i < 5; ++i) CHECK(x.at({i, 0}) - lse.at({i}) == doctest::Approx(ls.at({i, 0})).epsilon(1e-5));
+    const IntTensor t(Shape{5}, {0, 36, 3, 3, 10});
+    const Tensor scale = Tensor::from(Shape{5}, {0.5f, 0.25f, 0.0f, 1.0f, -2.0f});  // row 2 ignored
+    const Tensor got = tt::softmax_xent_grad(x, lse, t, scale);
+    // reference: (softmax(x) - onehot(t)) * scale
+    const Tensor want = tt::mul(tt::add_at_index(tt::softmax(x), t, -1.0f), scale.reshape(Shape{5, 1}));
+    CHECK(tt::max_abs_diff(got, want) < 1e-5f);
+    for (int64_t j = 0; j < 37; ++j) CHECK(got.at({2, j}) == 0.0f);
+    check_throws_mentioning([&] { tt::softmax_xent_grad(x, lse, IntTensor(Shape{5}, {0, 0, 37, 0, 0}), scale); }, "id 37");
+    CHECK_THROWS_AS(tt::softmax_xent_grad(x, scale.reshape(Shape{5, 1}).rows(0, 4), t, scale), std::invalid_argument);
+}
+
 TEST_CASE("rope rotates pairs and -sin undoes it") {
     tt::Rng rng(20);
     const int64_t B = 3, T = 5, D = 2 * 19;  // 19 pairs: a vector part and a tail on every arch

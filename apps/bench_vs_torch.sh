@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# apps/bench_vs_torch.sh — tttrec against its PyTorch peer (../shared/bench/ttt4rec_torch.py) on the
+# performance issue's configurations, side by side in one sitting, and the ratios.
+#
+# For every round and every configuration it runs our apps/bench section, then the peer, one after
+# the other (ours, peer, ours, peer, ...), with the same thread count, each wrapped in
+# `/usr/bin/time -v` for its peak RSS. The peer gets its best setting, OMP_WAIT_POLICY=PASSIVE
+# (see the peer's README). At the end it prints, per configuration, the median over the rounds of
+# each side's sequences/s (training) or users/s (inference) and peak RSS, and the ratios ours/peer.
+#
+# Not a test and not part of CI: it needs python3-torch (Debian) and takes minutes. Machines are
+# shared and noisy, which is why both sides alternate and only ratios from one sitting are meaningful.
+#
+# usage: apps/bench_vs_torch.sh [--build DIR] [--rounds N] [--threads N] [--configs a,b,...]
+#                               [--peer FILE] [--out DIR] [--quick]
+#   --build    meson build directory holding apps/bench (default: build)
+#   --rounds   alternations per configuration (default: 3)
+#   --threads  threads on both sides (default: 2)
+#   --configs  subset of: train-ttt train-ttt-primal train-sasrec infer-ttt infer-sasrec (default: all)
+#   --peer     the peer script (default: ../shared/bench/ttt4rec_torch.py next to the source tree)
+#   --out      directory for the raw JSON lines and time -v logs (default: a new temporary directory)
+#   --quick    few steps on both sides: a smoke run of this script, not a measurement
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build=build
+rounds=3
+threads=2
+configs="train-ttt,train-ttt-primal,train-sasrec,infer-ttt,infer-sasrec"
+peer="$root/../shared/bench/ttt4rec_torch.py"
+out=""
+quick=0
+python=/usr/bin/python3  # Debian's python with python3-torch (a pyenv `python3` on PATH may lack it)
+
+die() { echo "bench_vs_torch: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
+    --threads) threads=${2:?}; shift 2 ;;
+    --configs) configs=${2:?}; shift 2 ;;
+    --peer) peer=${2:?}; shift 2 ;;
+    --out) out=${2:?}; shift 2 ;;
+    --quick) quick=1; shift ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive integer, got '$rounds'"
+[[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads needs a positive integer, got '$threads'"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+bench="$build/apps/bench"
+[ -x "$bench" ] || die "$bench not found: build first (meson compile -C $build)"
+[ -f "$peer" ] || die "peer script $peer not found (--peer FILE)"
+[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install -y time)"
+"$python" -c 'import torch' 2>/dev/null || {
+  echo "bench_vs_torch: python3-torch is not installed ($python -c 'import torch' failed): nothing to compare with" >&2
+  exit 1
+}
+if [ -z "$out" ]; then out=$(mktemp -d /tmp/bench_vs_torch.XXXXXX); fi
+mkdir -p "$out"
+
+# The peer's command line for each of our sections.
+peer_args() {
+  case "$1" in
+    train-ttt) echo "--model ttt --variant dual --mode train --epochs 0" ;;
+    train-ttt-primal) echo "--model ttt --variant primal --mode train --epochs 0" ;;
+    train-sasrec) echo "--model sasrec --mode train --epochs 0" ;;
+    infer-ttt) echo "--model ttt --mode infer" ;;
+    infer-sasrec) echo "--model sasrec --mode infer" ;;
+    *) die "unknown configuration '$1'" ;;
+  esac
+}
+IFS=, read -r -a config_list <<< "$configs"
+for c in "${config_list[@]}"; do peer_args "$c" > /dev/null; done
+
+ours_quick=(); peer_quick=()
+if [ "$quick" = 1 ]; then ours_quick=(--quick); peer_quick=(--warmup 1 --steps 3); fi
+
+# Peak RSS in KB from a `time -v` log.
+max_rss_kb() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$1"; }
+
+echo "bench_vs_torch: $rounds round(s), $threads thread(s), configs $configs; raw results in $out"
+for r in $(seq 1 "$rounds"); do
+  for c in "${config_list[@]}"; do
+    log="$out/ours-$c-$r.time"
+    /usr/bin/time -v -o "$log" "$bench" --only "$c" --threads "$threads" "${ours_quick[@]}" > "$out/ours-$c-$r.json"
+    echo "{\"side\": \"ours\", \"config\": \"$c\", \"round\": $r, \"max_rss_kb\": $(max_rss_kb "$log"), \"result\": $(tail -n 1 "$out/ours-$c-$r.json")}" >> "$out/results.jsonl"
+    echo "  round $r $c: ours done"
+
+    log="$out/peer-$c-$r.time"
+    rm -f "$out/peer-$c-$r.json"
+    # shellcheck disable=SC2046  # peer_args is a list of words
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/time -v -o "$log" "$python" "$peer" $(peer_args "$c") --threads "$threads" \
+      "${peer_quick[@]}" --json "$out/peer-$c-$r.json" --tag "$c" > "$out/peer-$c-$r.log" 2>&1
+    echo "{\"side\": \"peer\", \"config\": \"$c\", \"round\": $r, \"max_rss_kb\": $(max_rss_kb "$log"), \"result\": $(tail -n 1 "$out/peer-$c-$r.json")}" >> "$out/results.jsonl"
+    echo "  round $r $c: peer done"
+  done
+done
+
+# Summary: medians over the rounds, ratios ours / peer (speed) and ours / peer (RSS).
+"$python" - "$out/results.jsonl" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def med(side, config, key):
+    xs = [r["result"][key] if key in r["result"] else r[key] for r in rows if r["side"] == side and r["config"] == config]
+    return statistics.median(xs) if xs else float("nan")
+print()
+print(f"{'config':<18}{'ours':>12}{'peer':>12}{'speed x':>9}   {'RSS ours MB':>12}{'RSS peer MB':>12}{'RSS ratio':>10}")
+summary = {}
+for config in dict.fromkeys(r["config"] for r in rows):
+    key = "train_seq_per_s" if config.startswith("train") else "infer_users_per_s"
+    o, p = med("ours", config, key), med("peer", config, key)
+    ro, rp = med("ours", config, "max_rss_kb") / 1024, med("peer", config, "max_rss_kb") / 1024
+    print(f"{config:<18}{o:>12.1f}{p:>12.1f}{o / p:>9.2f}   {ro:>12.0f}{rp:>12.0f}{ro / rp:>10.2f}")
+    summary[config] = {"metric": key, "ours": o, "peer": p, "speedup": o / p,
+                       "rss_mb_ours": ro, "rss_mb_peer": rp, "rss_ratio": ro / rp}
+print("(speed: sequences/s for train-*, users/s for infer-*; medians over rounds; RSS from /usr/bin/time -v)")
+print(json.dumps({"bench_vs_torch": summary}))
+EOF

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -346,6 +347,23 @@ json resume(const std::string& dir, std::ostream& log, int crash_after_epoch) {
     TrainOptions opt = read_run_config(dir);
     opt.out_dir = dir;
     opt.crash_after_epoch = crash_after_epoch;
+    // "<file>.tmp.<pid>" of a run-directory file: a write that a kill interrupted (never read).
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        std::string name = entry.path().filename().string();
+        std::size_t at = name.find(".tmp.");
+        if (at == std::string::npos || name.find_first_not_of("0123456789", at + 5) != std::string::npos) continue;
+        std::string base = name.substr(0, at);
+        for (const char* own : {"config.json", "idmap.json", "metrics.jsonl", "model.safetensors", "resume.safetensors", "test.json"})
+            if (base == own) {
+                std::error_code ec;  // not fatal: it is never read, and a later write reports an unwritable directory
+                fs::remove(entry.path(), ec);
+                log << "removed " << name << " (a partial write of an interrupted run)" << (ec ? ": failed, " + ec.message() : "") << "\n";
+            }
+    }
+    if (!fs::exists(dir + "/resume.safetensors")) {  // killed during the first epoch: nothing to continue from
+        log << "no finished epoch in " << dir << ": starting the run over from its config.json\n";
+        return run_training(opt, log, "");
+    }
     return run_training(opt, log, dir);
 }
 
@@ -425,16 +443,43 @@ json run_training(TrainOptions opt, std::ostream& log, const std::string& resume
         double loss_sum = 0;
         int64_t seqs = 0, done = 0;
         data::Batch b;
+        // A NaN/Inf in the loss or a gradient stops the run before the optimizer uses it; the files
+        // on disk (written only at the end of an epoch) are still those of the last good epoch.
+        auto diverged = [&](const std::string& what) {
+            std::string kept = best_epoch > 0 ? "the last good checkpoints are kept: " + dir + "/model.safetensors (best, epoch " +
+                                                    std::to_string(best_epoch) + ") and " + dir + "/resume.safetensors (after epoch " +
+                                                    std::to_string(epoch - 1) + ")"
+                                              : "no epoch had finished, so no checkpoint was written";
+            return std::runtime_error("training diverged at epoch " + std::to_string(epoch) + ", batch " + std::to_string(done + 1) +
+                                      " of " + std::to_string(steps) + " (step " + std::to_string(step + 1) + " of the run): " +
+                                      what + "; " + kept + "; try a lower --lr or --clip-norm");
+        };
         while (done < steps && batches.next(b)) {
             optim->set_lr(schedule.at(step));
             ad::Var loss = rec->loss(b.items, b.lengths, b.targets, b.position_targets, b.negatives, train_ctx);
-            float lv = loss.item();
-            if (!std::isfinite(lv))
-                throw std::runtime_error("training diverged: loss is " + std::to_string(lv) + " at epoch " +
-                                         std::to_string(epoch) + " step " + std::to_string(step) +
-                                         "; the best checkpoint so far is kept in " + dir);
+            float lv = step + 1 == opt.nan_loss_at_step ? NAN : loss.item();
+            if (!std::isfinite(lv)) throw diverged("the loss is " + std::to_string(lv));
             optim->zero_grad();
             ad::backward(loss);
+            if (step + 1 == opt.nan_grad_at_step)  // test hook: the first gradient that exists gets a NaN
+                for (auto& [name, v] : params)
+                    if (v.grad().defined() && v.grad().numel() > 0) {
+                        v.grad().data()[0] = NAN;
+                        break;
+                    }
+            for (const auto& [name, v] : params) {
+                const Tensor& g = v.grad();
+                if (!g.defined()) continue;
+                // Largest exponent field: all ones only for Inf/NaN (an integer max, so it vectorizes).
+                uint32_t worst = 0;
+                const float* gp = g.data();
+                for (int64_t i = 0, n = g.numel(); i < n; ++i) worst = std::max(worst, std::bit_cast<uint32_t>(gp[i]) & 0x7F800000u);
+                if (worst == 0x7F800000u) {
+                    int64_t i = 0;
+                    while (std::isfinite(g.data()[i])) ++i;
+                    throw diverged("the gradient of " + name + " has " + std::to_string(g.data()[i]) + " at element " + std::to_string(i));
+                }
+            }
             if (opt.clip_norm > 0) model::clip_grad_norm(params, opt.clip_norm);
             optim->step();
             loss_sum += lv;

@@ -63,6 +63,8 @@ struct TrainOptions {
     int64_t max_steps_per_epoch = 0; // 0: whole epochs (tests use a few steps)
     bool quiet = false;              // no progress output
     int crash_after_epoch = 0;       // tests only: throw right after saving this epoch's state (simulated crash)
+    int64_t nan_loss_at_step = 0;    // tests only: treat the loss of this step (1-based, counted over the run) as NaN
+    int64_t nan_grad_at_step = 0;    // tests only: put a NaN into one gradient at this step
 };
 
 json to_json(const TrainOptions& o);
@@ -78,6 +80,8 @@ json train(const TrainOptions& opt, std::ostream& log);
 // Continues an interrupted run from DIR/resume.safetensors (saved after every epoch: current
 // weights, Adam moments, RNG states, counters) and ends exactly where the uninterrupted run would:
 // bit-identical with one thread (and with more: no kernel's result depends on the thread count).
+// A run killed before its first epoch finished (no resume file yet) starts over from its
+// config.json. Temporary files left by a write that was killed midway are removed.
 json resume(const std::string& dir, std::ostream& log, int crash_after_epoch = 0);
 
 // Metrics of `model` on `examples` (full ranking, plus sampled metrics when eval.sampled_negatives).

@@ -2,9 +2,12 @@
 #include "model/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,6 +26,60 @@ constexpr uint64_t kMaxHeader = 100ull << 20;
 [[noreturn]] void fail(const std::string& where, const std::string& what) { throw CheckpointError(where + ": " + what); }
 
 std::string errno_text() { return std::strerror(errno); }
+
+// The metadata entry holding the checksum (see checkpoint.hpp); written as 16 zeros first, then
+// patched, so the hash can cover the header that carries it.
+constexpr const char* kChecksumKey = "tttrec_checksum";
+constexpr const char* kChecksumZeros = "0000000000000000";
+
+// 64-bit hash of a byte range, 8 bytes at a time (multiply-xor; detects any single flipped bit,
+// not meant against deliberate forgery).
+uint64_t hash_bytes(const char* p, std::size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        h = (h ^ w) * 0x100000001B3ull;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    while (n--) h = (h ^ static_cast<unsigned char>(*p++)) * 0x100000001B3ull;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
+uint64_t file_checksum(const std::string& header_with_zeros, const char* data, std::size_t n) {
+    return hash_bytes(header_with_zeros.data(), header_with_zeros.size()) * 0x9E3779B97F4A7C15ull ^ hash_bytes(data, n);
+}
+
+std::string hex16(uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// TTTREC_TEST_KILL_DURING_WRITE (see checkpoint.hpp): "N" or "NAME:N"; read once per process.
+struct KillHook {
+    std::string name;  // empty: count every write
+    long at = 0;       // 0: off
+    std::atomic<long> seen{0};
+    KillHook() {
+        const char* v = std::getenv("TTTREC_TEST_KILL_DURING_WRITE");
+        if (!v || !*v) return;
+        std::string s = v;
+        std::size_t colon = s.rfind(':');
+        if (colon != std::string::npos) name = s.substr(0, colon), s = s.substr(colon + 1);
+        at = std::strtol(s.c_str(), nullptr, 10);
+    }
+    // True when this write (of `path`) is the one to be killed in.
+    bool hit(const std::string& path) {
+        if (at <= 0) return false;
+        std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+        if (!name.empty() && base != name) return false;
+        return ++seen == at;
+    }
+};
 
 // float16 / bfloat16 -> float32 (exact; the wider format holds every value).
 float half_to_float(uint16_t h) {
@@ -59,9 +116,12 @@ void atomic_write_file(const std::string& path, const std::string& bytes) {
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail(path, "cannot create temporary file " + tmp + ": " + errno_text());
+    static KillHook kill_hook;
+    const bool kill_midway = kill_hook.hit(path);  // the test hook: write half, then die
+    const std::size_t to_write = kill_midway ? bytes.size() / 2 : bytes.size();
     std::size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    while (done < to_write) {
+        ssize_t n = ::write(fd, bytes.data() + done, to_write - done);
         if (n < 0) {
             if (errno == EINTR) continue;
             std::string err = errno_text();
@@ -71,8 +131,11 @@ void atomic_write_file(const std::string& path, const std::string& bytes) {
         }
         done += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        std::string err = errno_text();
+    if (kill_midway) ::kill(::getpid(), SIGKILL);
+    bool flushed = ::fsync(fd) == 0;
+    std::string err = flushed ? "" : errno_text();
+    if (::close(fd) != 0 && flushed) flushed = false, err = errno_text();  // close always, even after a failed fsync
+    if (!flushed) {
         ::unlink(tmp.c_str());
         fail(path, "flush failed (" + err + "); the previous file is unchanged");
     }
@@ -105,7 +168,10 @@ std::string read_file_bytes(const std::string& path) {
 
 std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
     json header = json::object();
-    if (!metadata.empty()) header["__metadata__"] = metadata;
+    json meta = metadata;
+    TT_CHECK(!meta.contains(kChecksumKey), std::string("safetensors: metadata key '") + kChecksumKey + "' is reserved");
+    meta[kChecksumKey] = kChecksumZeros;  // patched below, once the bytes are known
+    header["__metadata__"] = meta;
     uint64_t offset = 0;
     std::set<std::string> seen;
     for (const auto& [name, t] : tensors) {
@@ -126,6 +192,12 @@ std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::
     out += h;
     for (const auto& [name, t] : tensors)
         out.append(reinterpret_cast<const char*>(t.data()), static_cast<std::size_t>(t.numel()) * sizeof(float));
+    // The checksum covers the header (with the digits still zero) and the data.
+    const std::string zeros_entry = std::string("\"") + kChecksumKey + "\":\"" + kChecksumZeros + "\"";
+    const std::size_t at = h.find(zeros_entry);
+    TT_CHECK(at != std::string::npos, "safetensors: checksum entry not found in the header");
+    std::string sum = hex16(file_checksum(h, out.data() + 8 + h.size(), static_cast<std::size_t>(offset)));
+    out.replace(8 + at + zeros_entry.size() - 17, 16, sum);
     return out;
 }
 
@@ -159,11 +231,10 @@ NamedTensors decode_safetensors(const std::string& bytes, const std::string& src
         const std::string& name = it.key();
         if (name == "__metadata__") {
             if (!it->is_object()) fail(src, "__metadata__ is not an object");
-            if (metadata)
-                for (auto m = it->begin(); m != it->end(); ++m) {
-                    if (!m->is_string()) fail(src, "__metadata__[\"" + m.key() + "\"] is not a string");
-                    (*metadata)[m.key()] = m->get<std::string>();
-                }
+            for (auto m = it->begin(); m != it->end(); ++m) {
+                if (!m->is_string()) fail(src, "__metadata__[\"" + m.key() + "\"] is not a string");
+                if (metadata && m.key() != kChecksumKey) (*metadata)[m.key()] = m->get<std::string>();
+            }
             continue;
         }
         const json& e = *it;
@@ -206,6 +277,21 @@ NamedTensors decode_safetensors(const std::string& bytes, const std::string& src
     std::sort(regions.begin(), regions.end());
     for (std::size_t i = 1; i < regions.size(); ++i)
         if (regions[i].first < regions[i - 1].second) fail(src, "tensor data regions overlap");
+
+    // tttrec's own files carry a checksum (checkpoint.hpp): verify it before using any value (after
+    // the layout checks, so that a truncated file is reported as truncated).
+    if (header.contains("__metadata__") && header["__metadata__"].is_object() && header["__metadata__"].contains(kChecksumKey)) {
+        const json& stored = header["__metadata__"][kChecksumKey];
+        // The entry must appear exactly as tttrec writes it, so the digits can be zeroed in place.
+        const std::string entry = stored.is_string() ? std::string("\"") + kChecksumKey + "\":\"" + stored.get<std::string>() + "\"" : "";
+        std::string head(bytes, 8, static_cast<std::size_t>(n));
+        const std::size_t at = entry.empty() ? std::string::npos : head.find(entry);
+        if (entry.size() != std::strlen(kChecksumKey) + 21 || at == std::string::npos || head.find(entry, at + 1) != std::string::npos)
+            fail(src, std::string("malformed ") + kChecksumKey + " entry in the metadata (corrupt file?)");
+        head.replace(at + entry.size() - 17, 16, kChecksumZeros);
+        if (hex16(file_checksum(head, data, static_cast<std::size_t>(data_size))) != stored.get<std::string>())
+            fail(src, "checksum mismatch: the file is corrupt (a flipped bit or a partial overwrite); it cannot be trusted");
+    }
 
     NamedTensors out;
     for (const Entry& e : entries) {

@@ -7,10 +7,22 @@
 //
 // Writing: to "<path>.tmp.<pid>", fsync, rename over <path>, fsync the directory. A crash at any
 // moment leaves either the old file or the new one, never a mix; a full disk or an unwritable
-// directory throws CheckpointError and leaves the old file in place.
+// directory throws CheckpointError and leaves the old file in place. A leftover "*.tmp.<pid>"
+// (from a process killed mid-write) is never read as a checkpoint: readers open the final name.
 // Reading: every header field is validated before any byte is used (header size bounds, JSON
 // syntax, dtypes, shapes, offsets inside the file and consistent with the shapes, no overlap), so
 // a truncated, corrupted or hostile file gives a clear error, never an out-of-bounds read.
+//
+// Checksum: safetensors has none, so a flipped bit in the tensor data would load as a silently
+// different weight. tttrec therefore adds one metadata entry, "tttrec_checksum" (16 hex digits: a
+// 64-bit hash of the header, with those digits as zeros, and of the data), and checks it when
+// present. Other tools ignore metadata they do not know; their files, without the entry, load
+// unchecked. decode_safetensors() does not return the entry in `metadata`.
+//
+// Test hook (off by default; nothing sets it but the crash tests): the environment variable
+// TTTREC_TEST_KILL_DURING_WRITE=N, or NAME:N, makes the process SIGKILL itself after writing half
+// of the temporary file of its N-th atomic_write_file (the N-th of files named NAME, if given,
+// e.g. "resume.safetensors:2"), so a test can kill a run exactly in the middle of a checkpoint write.
 #pragma once
 
 #include <map>

@@ -2,12 +2,16 @@
 // every kind of damage (truncation, bit flips, lies in the header, mismatched models).
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 
 #include "model/checkpoint.hpp"
+#include "tests/data/data_test_util.hpp"
 
 using namespace tt;
 using namespace tt::model;
@@ -139,5 +143,106 @@ TEST_SUITE("model/checkpoint") {
         CHECK_THROWS_AS(save_safetensors(temp_path("no-such-dir/x.safetensors"), sample()), CheckpointError);
         CHECK(read_file_bytes(path) == before);
         CHECK_THROWS_AS(load_safetensors(temp_path("missing.safetensors")), CheckpointError);
+    }
+
+    TEST_CASE("a file written by another tool (numpy, from the format spec) loads with its values") {
+        // tests/model/fixtures/other_tool.safetensors, written by make_other_tool_fixture.py there.
+        const std::string path = (tt::data::testing::source_root() / "tests/model/fixtures/other_tool.safetensors").string();
+        std::map<std::string, std::string> meta;
+        NamedTensors t = load_safetensors(path, &meta);
+        std::map<std::string, Tensor> m(t.begin(), t.end());
+        REQUIRE(m.size() == 6);
+        CHECK(meta["format"] == "np");
+        CHECK(m["f64.matrix"].shape() == Shape{2, 2});
+        CHECK(m["f64.matrix"].to_vector() == std::vector<float>{3.25f, static_cast<float>(-0.1), 1e10f, 2.5f});
+        CHECK(m["f32.matrix"].shape() == Shape{2, 3});
+        CHECK(m["f32.matrix"].to_vector() == std::vector<float>{1.5f, -2.25f, 3.0f, 0.0f, 0.001f, -7.125f});
+        CHECK(m["f32.scalar"].shape() == Shape{});
+        CHECK(m["f32.scalar"].item() == 42.0f);
+        CHECK(m["f32.empty"].shape() == Shape{0, 3});
+        CHECK(m["f16.vector"].to_vector() == std::vector<float>{1.0f, -2.0f, 0.5f, 65504.0f, 0x1p-24f});
+        CHECK(m["bf16.vector"].to_vector() == std::vector<float>{1.0f, -0.5f, 3.140625f});
+        // Not a tttrec file: no checksum entry, loaded unchecked; written back by tttrec, it gains one.
+        std::string again = encode_safetensors(t, meta);
+        CHECK(again.find("\"tttrec_checksum\":\"") != std::string::npos);
+        CHECK(decode_safetensors(again, "again").size() == 6);
+    }
+
+    TEST_CASE("every single-bit flip anywhere in a tttrec file is caught by its checksum") {
+        const std::string good = encode_safetensors(sample(), {{"format", "pt"}});
+        const std::string key = "\"tttrec_checksum\"";
+        const std::size_t key_at = good.find(key);
+        REQUIRE(key_at != std::string::npos);
+        int harmless = 0;
+        for (std::size_t byte = 0; byte < good.size(); ++byte)
+            for (int bit = 0; bit < 8; ++bit) {
+                std::string bad = good;
+                bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
+                NamedTensors t;
+                try {
+                    t = decode_safetensors(bad, "flip");
+                } catch (const CheckpointError&) {
+                    continue;
+                }
+                // Only a flip inside the checksum's own key can pass (the entry is then an unknown
+                // metadata key and the file unchecked), and it leaves every tensor intact.
+                CAPTURE(byte);
+                CHECK((byte > key_at && byte < key_at + key.size() - 1));
+                NamedTensors want = sample();
+                REQUIRE(t.size() == want.size());
+                for (std::size_t i = 0; i < t.size(); ++i) CHECK(t[i].second.to_vector() == want[i].second.to_vector());
+                ++harmless;
+            }
+        CHECK(harmless > 0);
+        std::string flipped = good;
+        flipped[flipped.size() - 1] ^= 1;  // in the data
+        CHECK_THROWS_WITH_AS(decode_safetensors(flipped, "x.safetensors"), doctest::Contains("x.safetensors: checksum mismatch"),
+                             CheckpointError);
+        // Valid JSON, but the entry not as tttrec writes it ("key": "value"): refused, not skipped.
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(good[static_cast<std::size_t>(i)]);
+        std::string head = good.substr(8, n);
+        head.insert(head.find(key) + key.size() + 1, " ");
+        CHECK_THROWS_WITH_AS(decode_safetensors(raw_file(head, good.substr(8 + n)), "x"), doctest::Contains("malformed tttrec_checksum"),
+                             CheckpointError);
+        CHECK_THROWS_AS(encode_safetensors(sample(), {{"tttrec_checksum", "0"}}), std::invalid_argument);  // reserved key
+    }
+
+    TEST_CASE("a full disk fails the write with a clear error and keeps the previous file") {
+        // A child process with a 1 KB file size limit stands in for a full disk (SIGXFSZ ignored, so
+        // write() fails with EFBIG, as it fails with ENOSPC on a full disk).
+        const std::string path = temp_path("full.safetensors");
+        save_safetensors(path, sample());
+        const std::string before = read_file_bytes(path);
+        Rng rng(1);
+        NamedTensors big = {{"w", Tensor::randn(Shape{64, 64}, rng)}};  // 16 KB
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close(fds[0]);
+            ::signal(SIGXFSZ, SIG_IGN);
+            struct rlimit r{1024, 1024};
+            ::setrlimit(RLIMIT_FSIZE, &r);
+            std::string msg = "no error";
+            try {
+                save_safetensors(path, big);
+            } catch (const CheckpointError& e) {
+                msg = e.what();
+            }
+            (void)!::write(fds[1], msg.data(), msg.size());
+            ::_exit(0);
+        }
+        ::close(fds[1]);
+        std::string msg;
+        char buf[512];
+        for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) msg.append(buf, static_cast<std::size_t>(n));
+        ::close(fds[0]);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK(msg == path + ": write failed (File too large); the previous file is unchanged");
+        CHECK(read_file_bytes(path) == before);
+        for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path()))
+            CHECK(e.path().filename().string().find("full.safetensors.tmp.") == std::string::npos);  // cleaned up
     }
 }

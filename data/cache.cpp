@@ -33,20 +33,6 @@ namespace {
 
 constexpr char kMagic[8] = {'T', 'T', 'R', 'C', 'A', 'C', 'H', 'E'};
 
-struct CacheHeader {
-    char magic[8];
-    uint32_t version;
-    uint32_t header_size;
-    uint64_t options_key;     // hash of the source path and every option that changes the result
-    uint64_t source_size;     // bytes
-    int64_t source_mtime;     // file clock ticks
-    uint64_t n_users, n_items, n_interactions;
-    uint32_t has_timestamps;
-    uint32_t reserved;
-    uint64_t payload_size;    // bytes after the header
-    uint64_t payload_checksum;
-};
-
 std::string cache_dir(const LoadOptions& opt) {
     if (!opt.cache_dir.empty()) return opt.cache_dir;
     if (const char* d = std::getenv("TTTREC_CACHE_DIR"); d && *d) return d;
@@ -115,7 +101,7 @@ struct In {
     void arr(std::vector<T>& v, uint64_t n) {
         if (n > static_cast<uint64_t>(e - p) / sizeof(T)) { ok = false; return; }
         v.resize(static_cast<std::size_t>(n));
-        std::memcpy(v.data(), p, static_cast<std::size_t>(n) * sizeof(T));
+        if (n) std::memcpy(v.data(), p, static_cast<std::size_t>(n) * sizeof(T));  // an empty vector's data() may be null
         p += n * sizeof(T);
     }
     std::string str() {
@@ -150,12 +136,21 @@ std::optional<Dataset> read_cache(const LoadOptions& opt, std::string* why) {
         while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.append(chunk, got);
         std::fclose(f);
     }
+    return decode_cache(buf, opt, why);
+}
+
+std::optional<Dataset> decode_cache(std::string_view buf, const LoadOptions& opt, std::string* why) {
+    auto fail = [&](std::string w) -> std::optional<Dataset> {
+        if (why) *why = std::move(w);
+        return std::nullopt;
+    };
     CacheHeader h;
     if (buf.size() < sizeof h) return fail("corrupt (truncated header): rebuilt");
     std::memcpy(&h, buf.data(), sizeof h);
     if (std::memcmp(h.magic, kMagic, 8) != 0) return fail("corrupt (bad magic): rebuilt");
     if (h.version != kCacheVersion) return fail("stale (version " + std::to_string(h.version) + "): rebuilt");
     if (h.header_size != sizeof h) return fail("corrupt (header size): rebuilt");
+    if (h.has_timestamps > 1) return fail("corrupt (header flags): rebuilt");
     if (h.options_key != options_key(opt)) return fail("stale (options changed): rebuilt");
     uint64_t size;
     int64_t mtime;
@@ -178,7 +173,7 @@ std::optional<Dataset> read_cache(const LoadOptions& opt, std::string* why) {
     for (uint64_t i = 0; in.ok && i < h.n_items; ++i) items.push_back(in.str());
     LoadReport& r = ds.report;
     r.path = in.str();
-    r.format = static_cast<Format>(in.pod<uint32_t>());
+    const auto format = in.pod<uint32_t>();
     r.format_reason = in.str();
     r.lines = in.pod<int64_t>();
     r.skipped_lines = in.pod<int64_t>();
@@ -191,6 +186,8 @@ std::optional<Dataset> read_cache(const LoadOptions& opt, std::string* why) {
     r.kcore_rounds = in.pod<int32_t>();
     r.single_interaction_users = in.pod<int64_t>();
     if (!in.ok || in.p != in.e) return fail("corrupt (payload layout): rebuilt");
+    if (format > static_cast<uint32_t>(Format::Inter)) return fail("corrupt (format " + std::to_string(format) + "): rebuilt");
+    r.format = static_cast<Format>(format);
     ds.name = opt.path;
     try {
         ds.ids = IdMap::from_names(users, items);

@@ -15,11 +15,18 @@ namespace tt::data {
 // ---------------------------------------------------------------------------------------------
 // LineReader
 
-LineReader::LineReader(const std::string& path, std::size_t chunk) : path_(path), buf_(std::max<std::size_t>(chunk, 64)) {
+LineReader::LineReader(const std::string& path, std::size_t chunk) : path_(path) {
     if (std::filesystem::is_directory(path))
         throw DataError(path + ": is a directory, not an interaction file");
     f_ = std::fopen(path.c_str(), "rb");
     if (!f_) throw DataError(path + ": cannot open: " + std::strerror(errno));
+    // A file smaller than a chunk gets a buffer of its size: a 1 MiB buffer zero-filled for every
+    // small file dominated loading it (the buffer still grows if the file turns out longer).
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(path, ec);
+    std::size_t size = std::max<std::size_t>(chunk, 64);
+    if (!ec && bytes + 1 < size) size = std::max<std::size_t>(static_cast<std::size_t>(bytes) + 1, 64);
+    buf_.resize(size);
 }
 
 LineReader::~LineReader() {

@@ -1,6 +1,8 @@
 // apps/cli.cpp — shared flags of the apps (see cli.hpp).
 #include "apps/cli.hpp"
 
+#include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -90,6 +92,18 @@ DataOptions data_options(const cxxopts::ParseResult& a) {
     if (d.repeats != "keep" && d.repeats != "drop-consecutive" && d.repeats != "keep-first")
         throw std::invalid_argument("--repeats must be keep, drop-consecutive or keep-first");
     if (d.synthetic_users < 10) throw std::invalid_argument("--synthetic-users must be at least 10");
+    if (std::isnan(d.rating_threshold)) throw std::invalid_argument("--rating-threshold must be a number");
+    try {
+        data::parse_format(d.format);
+    } catch (const data::DataError& e) {
+        throw std::invalid_argument(std::string("--format: ") + e.what());
+    }
+    if (!d.path.empty()) {  // a missing file is a bad flag: say so before anything runs
+        std::error_code ec;
+        if (!std::filesystem::exists(d.path, ec)) throw std::invalid_argument("--data: " + d.path + ": no such file");
+        if (std::filesystem::is_directory(d.path, ec))
+            throw std::invalid_argument("--data: " + d.path + " is a directory, not an interaction file");
+    }
     return d;
 }
 
@@ -119,9 +133,9 @@ model::RecConfig model_options(const cxxopts::ParseResult& a) {
         c.every_position = p == "every";
     }
     if (!(c.dropout >= 0 && c.dropout < 1)) throw std::invalid_argument("--dropout must be in [0, 1)");
-    if (!(c.init_range > 0)) throw std::invalid_argument("--init-range must be positive");
-    if (!(c.base_lr >= 0)) throw std::invalid_argument("--base-lr must be >= 0");
-    if (!(c.rope_base > 1)) throw std::invalid_argument("--rope-base must be > 1");
+    if (!(c.init_range > 0) || !std::isfinite(c.init_range)) throw std::invalid_argument("--init-range must be positive and finite");
+    if (!(c.base_lr >= 0) || !std::isfinite(c.base_lr)) throw std::invalid_argument("--base-lr must be >= 0 and finite");
+    if (!(c.rope_base > 1) || !std::isfinite(c.rope_base)) throw std::invalid_argument("--rope-base must be > 1 and finite");
     if (c.dim % c.heads != 0)
         throw std::invalid_argument("--heads " + std::to_string(c.heads) + " does not divide --dim " + std::to_string(c.dim));
     if ((name == "ttt4rec" || name == "ttt4rec-fe") && (c.dim / c.heads) % 2 != 0)

@@ -5,6 +5,7 @@
 //   eval --run runs/default                 # the dataset and split recorded in the run
 //   eval --run runs/beauty --data other/Beauty.txt --no-ttt --per-user users.jsonl
 #include <cxxopts.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "apps/cli.hpp"
@@ -43,6 +44,19 @@ int main(int argc, char** argv) {
     try {
         eval = eval_options(args);
         threads = non_negative(args, "threads");
+        // Missing files are bad flags: report them before loading anything.
+        namespace fs = std::filesystem;
+        const std::string run = args["run"].as<std::string>(), data = args["data"].as<std::string>();
+        const std::string per_user = args["per-user"].as<std::string>();
+        for (const char* file : {"config.json", "model.safetensors"})
+            if (!fs::is_regular_file(run + "/" + file))
+                throw std::invalid_argument("--run " + run + ": no " + file + " there (not a run directory with a finished epoch)");
+        if (!data.empty() && !fs::is_regular_file(data)) throw std::invalid_argument("--data: " + data + ": no such file");
+        if (!per_user.empty()) {
+            fs::path parent = fs::path(per_user).parent_path();
+            if (!parent.empty() && !fs::is_directory(parent))
+                throw std::invalid_argument("--per-user: the directory " + parent.string() + " does not exist");
+        }
     } catch (const std::exception& e) {
         return usage_error(options, e.what());
     }

@@ -6,7 +6,9 @@
 //
 // Flags are parsed here into TrainOptions; everything else is apps/runner.cpp. Exit codes: 0 ok,
 // 1 a failure while running (bad data file, diverged training, unwritable output), 2 bad flags.
+#include <cmath>
 #include <cxxopts.hpp>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -54,6 +56,12 @@ int main(int argc, char** argv) {
     if (!args["resume"].as<std::string>().empty()) {
         std::string dir = args["resume"].as<std::string>();
         bool quiet = args.count("quiet") > 0;
+        // Everything else comes from the run's config.json: a flag here would be silently ignored.
+        for (const auto& kv : args.arguments())
+            if (kv.key() != "resume" && kv.key() != "quiet")
+                return usage_error(options, "--" + kv.key() + " cannot be combined with --resume (the run's config.json sets it)");
+        if (!std::filesystem::is_regular_file(dir + "/config.json"))
+            return usage_error(options, "--resume " + dir + ": no config.json there (not a run directory written by train)");
         return run_reporting_errors([&] {
             std::ostringstream sink;
             json result = resume(dir, quiet ? static_cast<std::ostream&>(sink) : std::cerr);
@@ -79,10 +87,17 @@ int main(int argc, char** argv) {
         opt.max_steps_per_epoch = args["max-steps"].as<int64_t>();
         opt.out_dir = args["out"].as<std::string>();
         opt.quiet = args.count("quiet") > 0;
-        if (!(opt.lr > 0)) throw std::invalid_argument("--lr must be positive");
+        if (!(opt.lr > 0) || !std::isfinite(opt.lr)) throw std::invalid_argument("--lr must be positive and finite");
         if (opt.optimizer != "adam" && opt.optimizer != "adamw") throw std::invalid_argument("--optimizer must be adam or adamw");
-        if (opt.weight_decay < 0 || opt.clip_norm < 0) throw std::invalid_argument("--weight-decay and --clip-norm must be >= 0");
+        if (!(opt.weight_decay >= 0) || !(opt.clip_norm >= 0) || !std::isfinite(opt.weight_decay) || !std::isfinite(opt.clip_norm))
+            throw std::invalid_argument("--weight-decay and --clip-norm must be finite and >= 0");
         if (opt.max_steps_per_epoch < 0) throw std::invalid_argument("--max-steps must be >= 0");
+        // The early-stopping metric must be one that validation computes (known before any training).
+        bool known_metric = opt.metric == "MRR";
+        for (int k : opt.eval.ks) known_metric |= opt.metric == "HR@" + std::to_string(k) || opt.metric == "NDCG@" + std::to_string(k);
+        if (!known_metric) throw std::invalid_argument("--metric: '" + opt.metric + "' is not HR@K, NDCG@K (K in --ks) or MRR");
+        if (std::filesystem::exists(opt.out_dir) && !std::filesystem::is_directory(opt.out_dir))
+            throw std::invalid_argument("--out: " + opt.out_dir + " exists and is not a directory");
     } catch (const std::exception& e) {
         return usage_error(options, e.what());
     }

@@ -6,6 +6,7 @@
 // cross-entropy). The TTT layer itself is model/ttt.cpp.
 #include "model/recommender.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -65,6 +66,23 @@ Var last_positions(const Var& h, const IntTensor& lengths) {
 Var Recommender::item_table(const Ctx&) const { return item_emb_->weight; }
 
 namespace {
+
+// advance(): the piece must be (B, T') real items for the B rows of the state.
+void check_piece(const IntTensor& items, int64_t state_rows, int64_t n_items, const std::string& model) {
+    TT_CHECK(items.shape().rank() == 2 && items.shape()[1] >= 1,
+             model + " advance: items must be (B, T') with T' >= 1, got " + items.shape().str());
+    TT_CHECK(items.shape()[0] == state_rows, model + " advance: " + std::to_string(items.shape()[0]) +
+                                                 " rows of items for a state of " + std::to_string(state_rows));
+    for (int64_t i = 0; i < items.numel(); ++i)
+        TT_CHECK(items[i] >= 1 && items[i] <= n_items, model + " advance: item " + std::to_string(items[i]) +
+                                                           " is not a real item (1.." + std::to_string(n_items) + ")");
+}
+
+// The last position of (B, T', C) -> (B, C).
+Var last_row(const Var& x) {
+    const int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
+    return reshape(slice(x, 1, T - 1, T), Shape{B, C});
+}
 
 // log(1 + e^x), stable: relu(x) + log(1 + e^{-|x|}) with |x| = 2 relu(x) - x.
 Var softplus(const Var& x) {
@@ -194,6 +212,42 @@ public:
         final_norm_.parameters(out, prefix + "final_norm.");
     }
 
+    // The same layers as encode(), fed a piece at a time: the TTT layers carry their inner weights
+    // and pending mini-batch (TTTLayer::forward_step), the Mamba pre-conv its last k−1 inputs; the
+    // norms and the SwiGLU are per position. Dropout is the identity in evaluation.
+    StreamState start_stream(int64_t batch) const override {
+        StreamState st;
+        for (const Block& blk : blocks_) {
+            TTTState s = blk.ttt.initial_state(batch).detached();
+            if (blk.ttt.cfg.share_qk)  // explicit zeros = a sequence start, so every state has the same fields
+                s.conv_history = constant(Tensor::zeros(Shape{batch, blk.ttt.cfg.conv_kernel - 1, cfg_.dim}));
+            st.ttt.push_back(std::move(s));
+            if (blk.pre_conv) st.pre_conv.push_back(constant(Tensor::zeros(Shape{batch, blk.pre_conv->kernel() - 1, cfg_.dim})));
+        }
+        return st;
+    }
+
+    Var advance(const IntTensor& items, StreamState& st) const override {
+        NoGradGuard no_grad;
+        TT_CHECK(st.ttt.size() == blocks_.size(), "ttt4rec advance: the state is not from this model's start_stream");
+        check_piece(items, st.ttt[0].W1.shape()[0], cfg_.n_items, "ttt4rec");
+        Var x = emb_norm_.forward(item_emb_->forward(items));  // (B, T', C)
+        std::size_t conv = 0;
+        for (std::size_t i = 0; i < blocks_.size(); ++i) {
+            const Block& blk = blocks_[i];
+            if (blk.pre_conv) {
+                Var n = blk.pre_conv_norm->forward(x);
+                Var& history = st.pre_conv.at(conv++);  // (B, k−1, C)
+                x = add(x, blk.pre_conv->forward(n, history));
+                history = blk.pre_conv->next_history(n, history);
+            }
+            x = add(x, blk.ttt.forward_step(blk.seq_norm.forward(x), st.ttt[i]));
+            x = add(x, blk.ffn.forward(blk.ffn_norm.forward(x)));
+        }
+        st.t += items.shape()[1];
+        return final_norm_.forward(last_row(x));  // (B, C)
+    }
+
     void disable_ttt() override {
         for (Block& b : blocks_) b.ttt.cfg.base_lr = 0.0f;
     }
@@ -254,6 +308,21 @@ public:
         target_fc2_.parameters(out, prefix + "target_mlp.2.");
     }
 
+    StreamState start_stream(int64_t batch) const override {
+        StreamState st;
+        st.ttt.push_back(ttt_.initial_state(batch).detached());
+        return st;
+    }
+
+    Var advance(const IntTensor& items, StreamState& st) const override {
+        NoGradGuard no_grad;
+        TT_CHECK(st.ttt.size() == 1, "ttt4rec-fe advance: the state is not from this model's start_stream");
+        check_piece(items, st.ttt[0].W1.shape()[0], cfg_.n_items, "ttt4rec-fe");
+        Var x = ttt_.forward_step(seq_norm_.forward(item_emb_->forward(items)), st.ttt[0]);  // (B, T', C)
+        st.t += items.shape()[1];
+        return final_norm_.forward(last_row(x));  // (B, C)
+    }
+
     void disable_ttt() override { ttt_.cfg.base_lr = 0.0f; }
 
 private:
@@ -299,6 +368,32 @@ public:
         final_norm_.parameters(out, prefix + "final_norm.");
     }
 
+    // Attention has no carried state: keep the last max_len items and re-encode them (the model
+    // never sees more than max_len items, so this is exactly what encode() gives for the window).
+    StreamState start_stream(int64_t batch) const override {
+        StreamState st;
+        st.window = IntTensor(Shape{batch, 0}, {});
+        return st;
+    }
+
+    Var advance(const IntTensor& items, StreamState& st) const override {
+        NoGradGuard no_grad;
+        TT_CHECK(st.window.defined() && st.window.shape().rank() == 2,
+                 "sasrec advance: the state is not from this model's start_stream");
+        const int64_t B = st.window.shape()[0], W = st.window.shape()[1];
+        check_piece(items, B, cfg_.n_items, "sasrec");
+        const int64_t T = items.shape()[1], N = std::min(cfg_.max_len, W + T), skip = W + T - N;
+        std::vector<int32_t> window(static_cast<std::size_t>(B * N));
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t j = 0; j < N; ++j) {  // position j of the new window = item skip + j of [window; items]
+                const int64_t k = skip + j;
+                window[static_cast<std::size_t>(b * N + j)] = k < W ? st.window[b * W + k] : items[b * T + (k - W)];
+            }
+        st.window = IntTensor(Shape{B, N}, std::move(window));
+        st.t += T;
+        return last_row(encode(st.window, Ctx{}));  // (B, C)
+    }
+
 private:
     PositionalEmbedding pos_emb_;
     Dropout emb_dropout_;
@@ -326,6 +421,21 @@ public:
         item_emb_->parameters(out, prefix + "item_embedding.");
         gru_.parameters(out, prefix + "gru.");
         dense_.parameters(out, prefix + "dense.");
+    }
+
+    StreamState start_stream(int64_t batch) const override {
+        StreamState st;
+        st.gru_h = constant(Tensor::zeros(Shape{batch, gru_.hidden_size}));  // h0 = 0, as encode()
+        return st;
+    }
+
+    Var advance(const IntTensor& items, StreamState& st) const override {
+        NoGradGuard no_grad;
+        TT_CHECK(st.gru_h.defined() && st.gru_h.rank() == 2, "gru4rec advance: the state is not from this model's start_stream");
+        check_piece(items, st.gru_h.shape()[0], cfg_.n_items, "gru4rec");
+        st.gru_h = last_row(gru_.forward(item_emb_->forward(items), st.gru_h));  // (B, H)
+        st.t += items.shape()[1];
+        return dense_.forward(st.gru_h);  // (B, C)
     }
 
 private:

@@ -50,6 +50,18 @@ struct RecConfig {
 // The defaults of each published model, before flags override them (TTT_SPEC §2, BASELINES §0).
 RecConfig default_config(const std::string& model);
 
+// The carried state of B sequences for incremental encoding (online serving, model/online.hpp):
+// what each model needs to turn the next item into the next user state without re-reading the
+// history. Every field holds constants; the fields a model does not use stay empty.
+struct StreamState {
+    int64_t t = 0;              // items fed so far (the same for every row)
+    std::vector<TTTState> ttt;  // TTT4Rec / TTT4Rec-FE: per TTT layer, the inner weights at the start of
+                                // the current mini-batch + its pending inputs (+ the share_qk conv history)
+    std::vector<Var> pre_conv;  // TTT4Rec Mamba backbone: per block, the pre-conv's last k−1 inputs (B, k−1, C)
+    Var gru_h;                  // GRU4Rec: the hidden state after the last item (B, H)
+    IntTensor window;           // SASRec: the last <= max_len items (B, W); attention re-encodes them
+};
+
 class Recommender {
 public:
     virtual ~Recommender() = default;
@@ -68,6 +80,15 @@ public:
 
     // Scores of every item for the next position after each row's last real item: (B, V).
     Tensor score_next(const IntTensor& items, const IntTensor& lengths) const;
+
+    // Incremental encoding. start_stream: the state of `batch` empty histories. advance: feeds the
+    // next items of every row, items (B, T') with T' >= 1 and no padding, and returns the user state
+    // after the last of them (B, C) — the same as encode() over the whole history so far at its last
+    // position (SASRec: over the last max_len items, its attention window). Evaluation mode, no tape.
+    // Cost per item: O(layers · C²) for the TTT models and GRU4Rec, whatever the history length;
+    // SASRec re-encodes its window, O(blocks · max_len · C · (C + max_len)).
+    virtual StreamState start_stream(int64_t batch) const = 0;
+    virtual Var advance(const IntTensor& items, StreamState& state) const = 0;
 
     // The TTT ablation of apps/eval --no-ttt: the inner learning rate is 0, so every TTT layer
     // keeps its learned initial state W0 (no adaptation to the history). No-op for other models.

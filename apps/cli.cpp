@@ -163,7 +163,7 @@ EvalOptions eval_options(const cxxopts::ParseResult& a) {
         }
     }
     if (e.ks.empty()) throw std::invalid_argument("--ks: no cut-off given");
-    e.mask_history = a.count("mask-history") > 0;
+    e.mask_history = a.count("mask-history") > 0 && a["mask-history"].as<bool>();  // also --mask-history=false
     e.batch_size = positive(a, "eval-batch");
     e.sampled_negatives = non_negative(a, "sampled");
     return e;

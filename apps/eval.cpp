@@ -2,7 +2,10 @@
 // split, beside the most-popular baseline, optionally per user, optionally with the TTT layers
 // frozen at their initial state (--no-ttt: inner learning rate 0, the ablation of TTT4Rec).
 //
-//   eval --run runs/default                 # the dataset and split recorded in the run
+//   eval --run runs/default                 # the dataset, split and protocol recorded in the run
+//
+// The evaluation flags (--ks, --mask-history, --sampled, --eval-batch) default to the run's own
+// (its config.json), so that eval reproduces the metrics train printed; a flag given overrides.
 //   eval --run runs/beauty --data other/Beauty.txt --no-ttt --per-user users.jsonl
 #include <cxxopts.hpp>
 #include <filesystem>
@@ -14,7 +17,10 @@
 
 int main(int argc, char** argv) {
     using namespace tt::app;
-    cxxopts::Options options("eval", "Evaluate a run directory written by apps/train; prints one JSON object.");
+    cxxopts::Options options("eval", "Evaluate a run directory written by apps/train; prints one JSON object.\n"
+                                     "--ks, --mask-history, --sampled and --eval-batch default to the run's own\n"
+                                     "(config.json), whatever the defaults below say; give one to override it\n"
+                                     "(--mask-history=false to rank a masked run without masking).");
     options.add_options()
         ("r,run", "run directory (written by train)", cxxopts::value<std::string>())
         ("d,data", "dataset path (default: the one recorded in the run)", cxxopts::value<std::string>()->default_value(""))
@@ -63,6 +69,13 @@ int main(int argc, char** argv) {
     return run_reporting_errors([&] {
         tt::set_num_threads(threads);
         LoadedRun run = load_run(args["run"].as<std::string>());
+        // The run's protocol, with the flags the user gave on top.
+        EvalOptions given = eval;
+        eval = run.options.eval;
+        if (args.count("ks")) eval.ks = given.ks;
+        if (args.count("mask-history")) eval.mask_history = given.mask_history;
+        if (args.count("sampled")) eval.sampled_negatives = given.sampled_negatives;
+        if (args.count("eval-batch")) eval.batch_size = given.batch_size;
         if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
         tt::data::Dataset ds = load_data(run.options.data);
         if (ds.n_items != run.options.model.n_items)
@@ -79,6 +92,7 @@ int main(int argc, char** argv) {
         out["model"] = run.options.model.model;
         out["part"] = part;
         out["no_ttt"] = args.count("no-ttt") > 0;
+        out["mask_history"] = eval.mask_history;
         out["metrics"] = evaluate(*run.model, ds, examples, eval, run.options.seed, args["per-user"].as<std::string>());
         out["popularity"] = evaluate_popularity(ds, split, examples, eval)["full"];
         std::cout << out.dump() << std::endl;

@@ -125,3 +125,53 @@ TEST_SUITE("apps/cli") {
         fs::remove_all(dir);
     }
 }
+
+TEST_SUITE("apps/cli") {
+    TEST_CASE("eval without flags uses the run's protocol and reproduces what train printed") {
+        // A run trained with the history masked and other cut-offs than eval's flag defaults:
+        // eval must take both from config.json, or it silently reports another protocol's numbers.
+        const std::string eval_bin = testing::app_path("TTTREC_EVAL_BIN");
+        if (eval_bin.empty()) {
+            MESSAGE("skipped: TTTREC_EVAL_BIN is not set to the app");
+            return;
+        }
+        const fs::path dir = fs::temp_directory_path() / ("tttrec-eval-protocol-" + std::to_string(::getpid()));
+        fs::remove_all(dir);
+        TrainOptions o;
+        o.model = model::default_config("sasrec");
+        o.model.dim = 8;
+        o.model.heads = 2;
+        o.model.ffn_hidden = 8;
+        o.model.max_len = 8;
+        o.data.synthetic_users = 80;
+        o.epochs = 2;
+        o.threads = 1;
+        o.quiet = true;
+        o.eval.ks = {3, 7};
+        o.metric = "NDCG@7";
+        o.eval.mask_history = true;
+        o.out_dir = (dir / "run").string();
+        std::ostringstream log;
+        const json printed = train(o, log);
+
+        auto eval_json = [&](std::vector<std::string> extra) {
+            std::vector<std::string> args = {eval_bin, "--run", o.out_dir, "--threads", "1"};
+            args.insert(args.end(), extra.begin(), extra.end());
+            testing::Outcome r = testing::run(args);
+            INFO(r.str(), "\n", r.output);
+            REQUIRE(r.exit_code == 0);
+            std::size_t at = r.output.find("{\"");
+            REQUIRE(at != std::string::npos);
+            return json::parse(r.output.substr(at, r.output.find('\n', at) - at));
+        };
+        const json same = eval_json({});
+        CHECK(same["mask_history"] == true);
+        CHECK(same["metrics"]["full"] == printed["test"]["full"]);  // bit for bit: same model, data, protocol
+        CHECK(same["metrics"]["full"].contains("NDCG@7"));
+
+        const json unmasked = eval_json({"--mask-history=false"});
+        CHECK(unmasked["mask_history"] == false);
+        CHECK(unmasked["metrics"]["full"] != printed["test"]["full"]);
+        fs::remove_all(dir);
+    }
+}

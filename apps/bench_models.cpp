@@ -165,8 +165,8 @@ public:
         for (const Block& b : blocks_) {
             Var q = b.attn_ln.forward(x);                                                  // (B, L, C)
             Var scores = matmul(b.q_proj.forward(q), b.k_proj.forward(x), false, true);    // (B, L, L)
-            scores = tril(mul(scores, 1.0f / std::sqrt(static_cast<float>(C_))), 0, -1e9f);  // causal: key j <= query i
-            Var probs = b.attn_drop.forward(softmax(scores), ctx);                         // (B, L, L)
+            // softmax(tril(scores / sqrt(C), 0, -inf)): causal, key j <= query i, in one op
+            Var probs = b.attn_drop.forward(causal_softmax(scores, 1.0f / std::sqrt(static_cast<float>(C_))), ctx);  // (B, L, L)
             x = add(q, b.o_proj.forward(matmul(probs, b.v_proj.forward(x))));              // q + MHA(q, x, x)
             x = b.ffn_ln.forward(x);
             x = add(x, b.ffn_drop.forward(b.ffn.forward(x, ctx), ctx));

@@ -8,9 +8,10 @@
 #include "autodiff/ops.hpp"
 
 #include <cmath>
+#include <numeric>
+#include <tuple>
 
 #include "autodiff/grad.hpp"
-#include <numeric>
 
 namespace tt::ad {
 
@@ -213,10 +214,32 @@ Var normalize_op(const Var& x, float eps, bool center) {
                        });
 }
 
+// normalize(x) * γ (+ β) as one op: one pass forward. The rule recomputes x̂ for γ's gradient rather
+// than keeping it from the forward (one (..., C) tensor less alive between the passes).
+Var normalize_affine_op(const Var& x, const Var& gamma, const Var& beta, float eps, bool center) {
+    std::vector<Var> inputs{x, gamma};
+    if (beta.defined()) inputs.push_back(beta);
+    return make_result(tt::normalize_affine(x.value(), gamma.value(), beta.defined() ? beta.value() : Tensor(), eps, center),
+                       inputs, center ? "layer_normalize_affine" : "rms_normalize_affine",
+                       [eps, center](const Var& self, const Var& g) -> Grads {  // d(x̂ γ + β) = J(g γ), Σ g x̂, Σ g
+                           const Var& x = self.input(0);
+                           const Var& gamma = self.input(1);
+                           Grads r(self.inputs().size());
+                           if (self.needs_input_grad(0)) r[0] = normalize_vjp(x, mul(g, gamma), eps, center);
+                           if (self.needs_input_grad(1)) r[1] = sum_to(mul(g, normalize_op(x, eps, center)), gamma.shape());
+                           if (r.size() > 2 && self.needs_input_grad(2)) r[2] = sum_to(g, self.input(2).shape());
+                           return r;
+                       });
+}
+
 }  // namespace
 
 Var layer_normalize(const Var& x, float eps) { return normalize_op(x, eps, true); }
 Var rms_normalize(const Var& x, float eps) { return normalize_op(x, eps, false); }
+Var layer_normalize(const Var& x, float eps, const Var& gamma, const Var& beta) {
+    return normalize_affine_op(x, gamma, beta, eps, true);
+}
+Var rms_normalize(const Var& x, float eps, const Var& weight) { return normalize_affine_op(x, weight, Var(), eps, false); }
 
 // ================================================================================================
 // reductions and broadcasting
@@ -385,6 +408,21 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
                        });
 }
 
+Var linear_bias(const Var& x, const Var& W, const Var& b) {
+    return make_result(tt::linear(x.value(), W.value(), b.value()), {x, W, b}, "linear_bias",
+                       [](const Var& self, const Var& g) -> Grads {  // d(x Wᵀ + b) = g W, gᵀ x, Σ_rows g
+                           const Var& x = self.input(0);
+                           const Var& W = self.input(1);
+                           const int64_t in = W.shape()[1], out = W.shape()[0], rows = x.numel() / in;
+                           Grads r(3);
+                           Var g2 = reshape(g, Shape{rows, out});  // every leading axis folded into rows
+                           if (self.needs_input_grad(0)) r[0] = reshape(matmul(g2, W), x.shape());
+                           if (self.needs_input_grad(1)) r[1] = matmul(g2, reshape(x, Shape{rows, in}), true, false);
+                           if (self.needs_input_grad(2)) r[2] = sum_to(g, self.input(2).shape());
+                           return r;
+                       });
+}
+
 // ================================================================================================
 // rows
 
@@ -416,6 +454,14 @@ Var softmax(const Var& x) {
                        [](const Var& self, const Var& g) -> Grads {  // d s = s (g - <g, s>)
                            Var gs = sum(mul(g, self), -1, true);
                            return {mul(self, sub(g, gs))};
+                       });
+}
+
+Var causal_softmax(const Var& x, float scale) {
+    return make_result(tt::causal_softmax(x.value(), scale), {x}, "causal_softmax",
+                       [scale](const Var& self, const Var& g) -> Grads {  // d s = scale s (g - <g, s>), 0 where masked
+                           Var gs = sum(mul(g, self), -1, true);
+                           return {mul(mul(self, sub(g, gs)), scale)};
                        });
 }
 
@@ -478,12 +524,15 @@ Var cross_entropy(const Var& logits, const IntTensor& targets, int32_t ignore_in
 namespace {
 
 // The gradients of linear_cross_entropy, [dh ; dtable] stacked along axis 0, (N + V, C), from one
-// fused kernel (tt::linear_xent_grad). Its own rule differentiates the same gradients written with
-// matmul and softmax_cross_entropy_grad, so the fused loss has derivatives of every order.
+// fused kernel (tt::linear_xent_grad), or `unit_grad` * g when the forward already computed them
+// for g = 1. Its own rule differentiates the same gradients written with matmul and
+// softmax_cross_entropy_grad, so the fused loss has derivatives of every order.
 Var linear_cross_entropy_grad(const Var& h, const Var& table, const IntTensor& ids, const Tensor& row_scale,
-                              const Var& g, const Tensor& lse) {
+                              const Var& g, const Tensor& lse, const Tensor& unit_grad) {
     TT_CHECK(g.numel() == 1, "linear_cross_entropy: g must be a single value, got " + g.shape().str());
-    Tensor value = tt::linear_xent_grad(h.value(), table.value(), ids, lse, tt::mul_scalar(row_scale, g.item()));
+    Tensor value = unit_grad.defined()
+                       ? tt::mul_scalar(unit_grad, g.item())
+                       : tt::linear_xent_grad(h.value(), table.value(), ids, lse, tt::mul_scalar(row_scale, g.item()));
     return make_result(std::move(value), {h, table, g}, "linear_cross_entropy_grad",
                        [ids, row_scale](const Var& self, const Var& gg) -> Grads {
                            return vjp_of([&ids, &row_scale](const std::vector<Var>& in) {
@@ -501,13 +550,23 @@ Var linear_cross_entropy(const Var& h, const Var& table, const IntTensor& target
                  targets.shape().str());
     const int64_t n = h.shape()[0], v = table.shape()[0];
     CrossEntropyTargets ct = cross_entropy_targets(targets, n, v, ignore_index, "linear_cross_entropy");
-    auto [lse, picked] = tt::linear_logsumexp(h.value(), table.value(), ct.ids);  // (N), (N)
+    // When a backward pass will follow (a training step), its gradients for g = 1 come out of the
+    // same pass over the logits blocks as the loss: each block of logits is computed once, not
+    // twice. The loss is the same number either way.
+    Tensor lse, picked, unit_grad;  // (N), (N), (N + V, C)
+    if (grad_enabled() && (h.requires_grad() || table.requires_grad())) {
+        tt::LinearXent both = tt::linear_xent_value_grad(h.value(), table.value(), ct.ids, ct.row_scale);
+        lse = both.lse, picked = both.picked, unit_grad = both.grad;
+    } else {
+        std::tie(lse, picked) = tt::linear_logsumexp(h.value(), table.value(), ct.ids);
+    }
     Tensor loss = Tensor::scalar(-ct.inv_count * tt::sum_all(tt::mul(tt::sub(picked, lse), ct.weight)));
     return make_result(std::move(loss), {h, table}, "linear_cross_entropy",
-                       [ids = ct.ids, row_scale = ct.row_scale, lse](const Var& self, const Var& g) -> Grads {
+                       [ids = ct.ids, row_scale = ct.row_scale, lse, unit_grad](const Var& self, const Var& g) -> Grads {
                            // d/dh = D T, d/dtable = Dᵀ h with D = (softmax(h Tᵀ) - onehot(t)) * w / count * g
                            const int64_t n = self.input(0).shape()[0], v = self.input(1).shape()[0];
-                           Var both = linear_cross_entropy_grad(self.input(0), self.input(1), ids, row_scale, g, lse);
+                           Var both = linear_cross_entropy_grad(self.input(0), self.input(1), ids, row_scale, g, lse,
+                                                                unit_grad);
                            return {rows(both, 0, n), rows(both, n, n + v)};
                        });
 }

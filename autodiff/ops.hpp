@@ -41,9 +41,11 @@ Var silu(const Var& x);       // x sigmoid(x), one kernel (SwiGLU's gate)
 Var silu_grad(const Var& x);  // silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), one kernel
 
 // ---- normalisation over the last axis (fused kernels, forward and backward) ---------------------
-// The affine part (γ, β) is left to mul/add, so LayerNorm = layer_normalize(x) γ + β.
 Var layer_normalize(const Var& x, float eps);  // (x - mean) / sqrt(var + eps), biased variance
 Var rms_normalize(const Var& x, float eps);    // x / sqrt(mean(x²) + eps)
+// With a per-channel affine part, γ, β, w (C), in the same pass (a LayerNorm / RMSNorm layer):
+Var layer_normalize(const Var& x, float eps, const Var& gamma, const Var& beta);  // layer_normalize(x) γ + β
+Var rms_normalize(const Var& x, float eps, const Var& weight);                     // rms_normalize(x) w
 
 // ---- reductions and broadcasting ----------------------------------------------------------------
 Var sum(const Var& x, int axis, bool keepdim = false);
@@ -70,6 +72,9 @@ Var tril(const Var& x, int64_t diagonal = 0, float fill = 0.0f);
 Var masked_fill(const Var& x, const Tensor& mask, float value);  // mask != 0 -> value (no gradient there)
 
 // ---- linear algebra -----------------------------------------------------------------------------
+// x Wᵀ + b (x (..., in), W (out, in), b (out)) as one op: the bias is added inside the matmul kernel
+// (tt::linear). The same value as add(matmul(x, W, false, true), b), one pass over the output fewer.
+Var linear_bias(const Var& x, const Var& W, const Var& b);
 // (..., M, K) @ (..., K, N) with optional transposes; b may be 2-D and shared across the batch.
 Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
 
@@ -82,12 +87,17 @@ Var scatter_add_rows(const Var& src, const IntTensor& ids, int64_t num_rows);  /
 // ---- softmax family and losses ------------------------------------------------------------------
 Var softmax(const Var& x);      // last axis
 Var log_softmax(const Var& x);  // last axis
+// softmax(tril(scale * x, 0, -inf)): causal attention weights (key j <= query i), masked ones exactly 0.
+Var causal_softmax(const Var& x, float scale);
 // Mean cross-entropy of logits (N, V) against targets (N); rows whose target == ignore_index are
 // left out of the mean. Fused: never materialises a one-hot matrix.
 Var cross_entropy(const Var& logits, const IntTensor& targets, int32_t ignore_index = -1);
 // cross_entropy(matmul(h, table, false, true), targets, ignore_index) without ever storing the
 // (N, V) logits: h (N, C), table (V, C) (tied item embeddings). Forward and backward are fused
 // kernels over blocks of rows (tt::linear_logsumexp / linear_xent_grad); differentiable again.
+// With grad mode on and h or the table requiring grad, the forward also computes the gradients for
+// an incoming gradient of 1 from the same logits blocks (tt::linear_xent_value_grad), and the
+// backward only scales them: a training step computes each block of logits once.
 Var linear_cross_entropy(const Var& h, const Var& table, const IntTensor& targets, int32_t ignore_index = -1);
 // cross_entropy's gradient with respect to its logits as one fused op (its backward rule):
 // (softmax(logits) - onehot(targets)) * row_scale * g, logits (N, V), row_scale (N) data, g a single

@@ -580,13 +580,63 @@ void softmax_row(const float* x, float* out, size_t n) {
         e.store_unaligned(out + i);
         acc += e;
     }
-    float s = hsum(acc);
-    for (; i < n; ++i) {
-        out[i] = std::exp(x[i] - m);
-        s += out[i];
+    if (i < n) {
+        // The tail as one more vector padded with -inf (exp -> 0): a scalar std::exp of a masked
+        // score (attention's -1e9) would take libm's slow underflow path, once per row.
+        alignas(64) float t[W];
+        std::fill(t, t + W, kNegInf);
+        std::copy(x + i, x + n, t);
+        const batch e = xsimd::exp(batch::load_aligned(t) - vm);
+        e.store_aligned(t);
+        std::copy(t, t + (n - i), out + i);
+        acc += e;
     }
-    mul_scalar(out, 1.0f / s, out, n);
+    mul_scalar(out, 1.0f / hsum(acc), out, n);
 }
+void scaled_softmax_row(const float* x, float* out, size_t n, float scale) {
+    constexpr size_t kRegs = 4;
+    if (n == 0) return;
+    if (n > kRegs * W) {  // long rows: scale, then the general kernel
+        mul_scalar(x, scale, out, n);
+        softmax_row(out, out, n);
+        return;
+    }
+    // Short row: the last (partial) vector is read from a copy padded with -inf (exp -> 0).
+    const size_t nv = (n + W - 1) / W, full = n / W;
+    alignas(64) float tail[W];
+    batch v[kRegs];
+    batch vmax(kNegInf);
+    for (size_t j = 0; j < nv; ++j) {
+        if (j < full) {
+            v[j] = load(x + j * W);
+        } else {
+            std::fill(tail, tail + W, kNegInf);
+            std::copy(x + j * W, x + n, tail);
+            v[j] = batch::load_aligned(tail);
+        }
+        vmax = xsimd::max(vmax, v[j]);
+    }
+    const batch vs(scale), shift(-scale * hmax(vmax));  // exp(s x - s max) <= 1
+    batch acc(0.0f);
+    for (size_t j = 0; j < nv; ++j) {
+        v[j] = xsimd::exp(xsimd::fma(v[j], vs, shift));
+        acc += v[j];
+    }
+    const batch inv(1.0f / hsum(acc));
+    for (size_t j = 0; j < nv; ++j) {
+        if (j < full) {
+            (v[j] * inv).store_unaligned(out + j * W);
+        } else {
+            (v[j] * inv).store_aligned(tail);
+            std::copy(tail, tail + (n - j * W), out + j * W);
+        }
+    }
+}
+void scaled_softmax_row_ref(const float* x, float* out, size_t n, float scale) {
+    for (size_t i = 0; i < n; ++i) out[i] = scale * x[i];
+    softmax_row_ref(out, out, n);
+}
+
 void softmax_row_ref(const float* x, float* out, size_t n) {
     if (n == 0) return;
     const float m = max_ref(x, n);
@@ -683,6 +733,43 @@ void softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const flo
     for (; c < cols; ++c)
         for (size_t r = 0; r < rows; ++r) x[r * ld + c] = std::exp(x[r * ld + c] - lse[c]) * scale[c];
 }
+void lse_softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const float* scale, float* lse) {
+    if (rows == 0) {
+        std::fill(lse, lse + cols, kNegInf);
+        return;
+    }
+    size_t c = 0;
+    for (; c + W <= cols; c += W) {
+        batch m(kNegInf);
+        for (size_t r = 0; r < rows; ++r) m = xsimd::max(m, load(x + r * ld + c));
+        batch s(0.0f);
+        for (size_t r = 0; r < rows; ++r) {
+            const batch e = xsimd::exp(load(x + r * ld + c) - m);
+            e.store_unaligned(x + r * ld + c);
+            s += e;
+        }
+        (m + simd_log(s)).store_unaligned(lse + c);
+        const batch k = load(scale + c) / s;
+        for (size_t r = 0; r < rows; ++r) (load(x + r * ld + c) * k).store_unaligned(x + r * ld + c);
+    }
+    for (; c < cols; ++c) {
+        float m = kNegInf;
+        for (size_t r = 0; r < rows; ++r) m = std::max(m, x[r * ld + c]);
+        float s = 0.0f;
+        for (size_t r = 0; r < rows; ++r) {
+            x[r * ld + c] = std::exp(x[r * ld + c] - m);
+            s += x[r * ld + c];
+        }
+        lse[c] = m + std::log(s);
+        const float k = scale[c] / s;
+        for (size_t r = 0; r < rows; ++r) x[r * ld + c] *= k;
+    }
+}
+void lse_softmax_scale_cols_ref(float* x, size_t rows, size_t cols, size_t ld, const float* scale, float* lse) {
+    logsumexp_cols_ref(x, rows, cols, ld, lse);
+    softmax_scale_cols_ref(x, rows, cols, ld, lse, scale);
+}
+
 void softmax_scale_cols_ref(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale) {
     for (size_t r = 0; r < rows; ++r)
         for (size_t c = 0; c < cols; ++c) x[r * ld + c] = std::exp(x[r * ld + c] - lse[c]) * scale[c];
@@ -734,6 +821,52 @@ void normalize_row_ref(const float* x, float* out, size_t n, float eps, bool cen
     float mu, r;
     row_moments_ref(x, n, eps, center, mu, r);
     for (size_t i = 0; i < n; ++i) out[i] = (x[i] - mu) * r;
+}
+
+void normalize_affine_row(const float* x, float* out, size_t n, float eps, bool center, const float* gamma,
+                          const float* beta) {
+    if (n == 0) return;
+    constexpr size_t kRegs = 4;
+    if (n % W == 0 && n <= kRegs * W) {
+        // A row of whole vectors, up to four (a model's C = 64 channels): held in registers, x is
+        // read once instead of three times (mean, variance, output).
+        const size_t nv = n / W;
+        const float inv_n = 1.0f / static_cast<float>(n);
+        batch v[kRegs];
+        batch s(0.0f);
+        for (size_t j = 0; j < nv; ++j) {
+            v[j] = load(x + j * W);
+            s += v[j];
+        }
+        const batch vm(center ? hsum(s) * inv_n : 0.0f);
+        batch q(0.0f);
+        for (size_t j = 0; j < nv; ++j) {
+            v[j] -= vm;
+            q = xsimd::fma(v[j], v[j], q);
+        }
+        const batch vr(1.0f / std::sqrt(hsum(q) * inv_n + eps));
+        for (size_t j = 0; j < nv; ++j) {
+            const batch b = beta ? load(beta + j * W) : batch(0.0f);
+            xsimd::fma(v[j] * vr, load(gamma + j * W), b).store_unaligned(out + j * W);
+        }
+        return;
+    }
+    float mu, r;
+    row_moments(x, n, eps, center, mu, r);
+    const batch vm(mu), vr(r);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch b = beta ? load(beta + i) : batch(0.0f);
+        xsimd::fma((load(x + i) - vm) * vr, load(gamma + i), b).store_unaligned(out + i);
+    }
+    for (; i < n; ++i) out[i] = std::fma((x[i] - mu) * r, gamma[i], beta ? beta[i] : 0.0f);
+}
+void normalize_affine_row_ref(const float* x, float* out, size_t n, float eps, bool center, const float* gamma,
+                              const float* beta) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments_ref(x, n, eps, center, mu, r);
+    for (size_t i = 0; i < n; ++i) out[i] = (x[i] - mu) * r * gamma[i] + (beta ? beta[i] : 0.0f);
 }
 
 void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, float eps, bool center) {

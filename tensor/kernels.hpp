@@ -93,6 +93,10 @@ void max_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* ou
 // ---- softmax of one row (max-subtracted, so large inputs do not overflow) ----------------------
 void softmax_row(const float* x, float* out, size_t n);
 void softmax_row_ref(const float* x, float* out, size_t n);
+// out = softmax(scale * x), scale > 0 (attention's 1/sqrt(d)). Rows of up to 4 vectors (the
+// attention rows of a sequence model) stay in registers: one read of x, one write of out.
+void scaled_softmax_row(const float* x, float* out, size_t n, float scale);
+void scaled_softmax_row_ref(const float* x, float* out, size_t n, float scale);
 void log_softmax_row(const float* x, float* out, size_t n);
 void log_softmax_row_ref(const float* x, float* out, size_t n);
 // log sum_i exp(x[i]), max-subtracted; -inf for n == 0.
@@ -110,12 +114,23 @@ void logsumexp_cols(const float* x, size_t rows, size_t cols, size_t ld, float* 
 void logsumexp_cols_ref(const float* x, size_t rows, size_t cols, size_t ld, float* out);
 // In place: x[r, c] = exp(x[r, c] - lse[c]) * scale[c]  (softmax of each column, scaled)
 void softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale);
+// Both at once, one exp per element: writes lse[c] exactly as logsumexp_cols does (same sums in
+// the same order), and in place x[r, c] = exp(x[r, c] - max_c) * (scale[c] / sum_c), which is
+// softmax_scale_cols's value up to rounding.
+void lse_softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const float* scale, float* lse);
+void lse_softmax_scale_cols_ref(float* x, size_t rows, size_t cols, size_t ld, const float* scale, float* lse);
 void softmax_scale_cols_ref(float* x, size_t rows, size_t cols, size_t ld, const float* lse, const float* scale);
 
 // ---- normalisation of one row (see tt::normalize) -------------------------------------------------
 // out = (x - [mean]) / sqrt(mean((x - [mean])^2) + eps); the mean is subtracted only when center.
 void normalize_row(const float* x, float* out, size_t n, float eps, bool center);
 void normalize_row_ref(const float* x, float* out, size_t n, float eps, bool center);
+// The same with the affine part of LayerNorm / RMSNorm: out = normalize_row(x) * gamma + beta
+// (beta may be nullptr), one pass.
+void normalize_affine_row(const float* x, float* out, size_t n, float eps, bool center, const float* gamma,
+                          const float* beta);
+void normalize_affine_row_ref(const float* x, float* out, size_t n, float eps, bool center, const float* gamma,
+                              const float* beta);
 // out = d<u, normalize_row(x)>/dx = r (u - [mean(u)] - xhat mean(u xhat)). out may alias u.
 void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, float eps, bool center);
 void normalize_row_vjp_ref(const float* x, const float* u, float* out, size_t n, float eps, bool center);

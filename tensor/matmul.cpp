@@ -171,22 +171,25 @@ void pack_b(bool trans_b, const float* B, int64_t ldb, int64_t p0, int64_t kc, i
 
 // The C update, the same vector arithmetic for every path (direct or through the scratch tile), so
 // that results never depend on tiling: C = alpha*acc + beta*C, where beta == 0 means "do not read C".
-inline void update_c(const batch& acc, float* c, float alpha, float beta) {
-    batch old = batch(0.0f);
+// c = alpha * acc + (beta * c + bias): the bias joins the single rounding of the fma, so with
+// alpha = 1 and beta = 0 it is exactly the matmul followed by a separate add of the bias.
+inline void update_c(const batch& acc, float* c, float alpha, float beta, const batch& bias) {
+    batch old = bias;
     if (beta == 1.0f)
-        old = batch::load_unaligned(c);
+        old += batch::load_unaligned(c);
     else if (beta != 0.0f)
-        old = batch(beta) * batch::load_unaligned(c);
+        old += batch(beta) * batch::load_unaligned(c);
     xsimd::fma(batch(alpha), acc, old).store_unaligned(c);
 }
 
-// C(R x ncols) = alpha * op(A)(R x kc) · op(B)(kc x V*W) + beta * C, with ncols <= V*W.
+// C(R x ncols) = alpha * op(A)(R x kc) · op(B)(kc x V*W) + beta * C (+ bias[0:ncols] on every row
+// when bias != nullptr), with ncols <= V*W.
 // op(A) is read in place as a[i*rs_a + p*cs_a]: rs = lda, cs = 1, or rs = 1, cs = lda when transposed.
 // op(B) row p is the V vectors at b + p*rs_b: a packed panel (rs_b = V*W, aligned, kPackedB) or B
 // itself (rs_b = ldb).
 template <int R, int V, bool kPackedB>
 void micro_kernel(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const float* b, int64_t rs_b, float* c,
-                  int64_t ldc, float alpha, float beta, int ncols) {
+                  int64_t ldc, float alpha, float beta, const float* bias, int ncols) {
     if constexpr (kPackedB) rs_b = V * W;
     batch acc[R][V];
 #pragma GCC unroll 16
@@ -210,26 +213,31 @@ void micro_kernel(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const 
     }
 
     if (ncols == V * W) {
+        batch bv[V];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) bv[v] = bias ? batch::load_unaligned(bias + v * W) : batch(0.0f);
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
-            for (int v = 0; v < V; ++v) update_c(acc[i][v], c + i * ldc + v * W, alpha, beta);
+            for (int v = 0; v < V; ++v) update_c(acc[i][v], c + i * ldc + v * W, alpha, beta, bv[v]);
     } else {
-        // Right edge, N % W != 0: run the same update on an aligned copy of the valid columns.
+        // Right edge, N % W != 0: run the same update on aligned copies of the valid columns.
         alignas(64) float tile[V * W];
+        alignas(64) float bias_tile[V * W] = {};
         const auto n = static_cast<std::size_t>(ncols);
+        if (bias) std::memcpy(bias_tile, bias, n * sizeof(float));
         for (int i = 0; i < R; ++i) {
             std::fill(tile, tile + V * W, 0.0f);
             if (beta != 0.0f) std::memcpy(tile, c + i * ldc, n * sizeof(float));
 #pragma GCC unroll 4
-            for (int v = 0; v < V; ++v) update_c(acc[i][v], tile + v * W, alpha, beta);
+            for (int v = 0; v < V; ++v) update_c(acc[i][v], tile + v * W, alpha, beta, batch::load_aligned(bias_tile + v * W));
             std::memcpy(c + i * ldc, tile, n * sizeof(float));
         }
     }
 }
 
 using KernelFn = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, float,
-                          float, int);
+                          float, const float*, int);
 
 // kKernels[b packed][rows-1][vectors-1]: every edge size gets its own fully unrolled kernel.
 template <bool P, int R, std::size_t... J>
@@ -257,6 +265,7 @@ struct Gemm {
     float beta;
     float* C;
     int64_t ldc;
+    const float* bias;  // (N) added to every row of C with the first K-block, or nullptr
     bool pack_b;  // decided once per call from the problem shape; does not change the arithmetic
 };
 
@@ -271,6 +280,7 @@ void gemm_block(const Gemm& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
         for (int64_t pc = 0; pc < g.K; pc += KC) {
             const int64_t kc = std::min(KC, g.K - pc);
             const float beta = pc == 0 ? g.beta : 1.0f;  // later K-blocks accumulate
+            const float* bias = pc == 0 && g.bias ? g.bias + jc : nullptr;
             if (g.pack_b) pack_b(g.trans_b, g.B, g.ldb, pc, kc, jc, nb, bp);
             for (int64_t ir = m0; ir < m1; ir += MR) {
                 const auto r = static_cast<std::size_t>(std::min<int64_t>(MR, m1 - ir) - 1);
@@ -279,11 +289,12 @@ void gemm_block(const Gemm& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
                     const int ncols = static_cast<int>(std::min<int64_t>(NR, nb - jr));
                     const auto v = static_cast<std::size_t>(ceil_div(ncols, W) - 1);
                     float* c = g.C + ir * g.ldc + jc + jr;
+                    const float* bias_j = bias ? bias + jr : nullptr;
                     if (g.pack_b)
-                        kKernels[1][r][v](kc, a, rs_a, cs_a, bp + jr * kc, 0, c, g.ldc, g.alpha, beta, ncols);
+                        kKernels[1][r][v](kc, a, rs_a, cs_a, bp + jr * kc, 0, c, g.ldc, g.alpha, beta, bias_j, ncols);
                     else
                         kKernels[0][r][v](kc, a, rs_a, cs_a, g.B + pc * g.ldb + jc + jr, g.ldb, c, g.ldc, g.alpha,
-                                          beta, ncols);
+                                          beta, bias_j, ncols);
                 }
             }
         }
@@ -350,7 +361,8 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 // sgemm
 
 void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                   const float* bias) {
     TT_CHECK(M >= 0 && N >= 0 && K >= 0, "sgemm: negative size M=" + std::to_string(M) + " N=" + std::to_string(N) +
                                              " K=" + std::to_string(K));
     TT_CHECK(ldc >= N && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N),
@@ -358,12 +370,14 @@ void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t 
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0.0f) {
         scale_c(M, N, beta, C, ldc);
+        if (bias)
+            for (int64_t i = 0; i < M; ++i) kernels::binary(BinaryOp::Add, C + i * ldc, bias, C + i * ldc, static_cast<std::size_t>(N));
         return;
     }
     const bool in_place_b = !trans_b && N % W == 0 &&
                             (K * N * static_cast<int64_t>(sizeof(float)) <= kInPlaceBMaxBytes ||
                              (N <= kInPlaceBMaxColumns && M <= kInPlaceBMaxRowsOfC));
-    const Gemm g{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, !in_place_b};
+    const Gemm g{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, !in_place_b};
 
     // Split C into a tm x tn grid of rectangles, a few per thread, on micro-tile boundaries. Cost of a
     // grid = its largest rectangle bm x bn (the fma's per k of the slowest thread) plus what that
@@ -403,9 +417,9 @@ void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t 
 }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
     const int nt = in_parallel() ? 1 : num_threads();
-    sgemm_threads(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm_threads(nt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -491,6 +505,21 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     return out;
 }
 
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
+    TT_CHECK(x.defined() && W.defined() && b.defined() && x.rank() >= 1 && W.rank() == 2 && b.rank() == 1 &&
+                 x.dim(-1) == W.dim(1) && b.dim(0) == W.dim(0),
+             "linear: x (..., in), W (out, in) and b (out) expected, got x " + x.shape().str() + ", W " +
+                 W.shape().str() + ", b " + b.shape().str());
+    const int64_t in = W.dim(1), out_features = W.dim(0);
+    Shape out_shape = x.shape();
+    out_shape[-1] = out_features;
+    Tensor out = Tensor::empty(out_shape);
+    if (out.numel() == 0) return out;
+    sgemm(false, true, x.numel() / in, out_features, in, 1.0f, x.data(), in, W.data(), in, 0.0f, out.data(), out_features,
+          b.data());
+    return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fused linear + softmax cross-entropy: the logits H Tᵀ (N x V) exist one block of kXentRows rows
 // at a time, computed transposed (V x rows: the table is the big A read in place, the block of H
@@ -541,17 +570,18 @@ std::pair<Tensor, Tensor> linear_logsumexp(const Tensor& h, const Tensor& table,
     return {lse, picked};
 }
 
-Tensor linear_xent_grad(const Tensor& h, const Tensor& table, const IntTensor& targets, const Tensor& lse,
-                        const Tensor& row_scale) {
-    check_xent_args(h, table, targets, "linear_xent_grad");
+namespace {
+
+// The blocks of linear_xent_grad, writing [D T ; Dᵀ H] to `out` (N + V, C). With lse_out (and
+// picked_out) given, each block also computes its rows' lse and picked logit from the same tile,
+// with the same numbers as linear_logsumexp (same blocks of rows, same sums); otherwise the rows'
+// lse is read from lse_in.
+void xent_grad_blocks(const Tensor& h, const Tensor& table, const IntTensor& targets, const float* lse_in,
+                      const Tensor& row_scale, Tensor& out, float* lse_out, float* picked_out) {
     const int64_t N = h.dim(0), V = table.dim(0), C = table.dim(1);
-    TT_CHECK(lse.numel() == N && row_scale.numel() == N,
-             "linear_xent_grad: lse " + lse.shape().str() + " and row_scale " + row_scale.shape().str() +
-                 " need one value per row of h " + h.shape().str());
-    Tensor out = Tensor::empty(Shape{N + V, C});  // [dh ; dtable]
     float* dh = out.data();
     float* dtable = out.data() + N * C;
-    const float *pl = lse.data(), *ps = row_scale.data(), *ph = h.data(), *pt = table.data();
+    const float *ps = row_scale.data(), *ph = h.data(), *pt = table.data();
     const int32_t* t = targets.data();
     // Each group of kXentGroupRows rows adds its rows' share of the table's gradient into its own
     // partial (V, C); the partials are summed in group order below. The groups do not depend on the
@@ -567,10 +597,15 @@ Tensor linear_xent_grad(const Tensor& h, const Tensor& table, const IntTensor& t
             if (g * kXentGroupRows >= end) std::fill(dtable_g, dtable_g + V * C, 0.0f);
             for (int64_t r0 = g * kXentGroupRows; r0 < end; r0 += kXentRows) {
                 const int64_t rows = std::min(kXentRows, end - r0);
-                logits_block(h, table, r0, rows, tile);  // (V, rows), recomputed
+                logits_block(h, table, r0, rows, tile);  // (V, rows)
                 // D block: softmax of each row's logits (a column here) * scale, minus scale at the target
-                kernels::softmax_scale_cols(tile, static_cast<std::size_t>(V), static_cast<std::size_t>(rows),
-                                            static_cast<std::size_t>(rows), pl + r0, ps + r0);
+                const auto v = static_cast<std::size_t>(V), n = static_cast<std::size_t>(rows);
+                if (lse_out) {  // the forward's numbers from this same tile, and one exp per logit
+                    for (int64_t r = 0; r < rows; ++r) picked_out[r0 + r] = tile[int64_t{t[r0 + r]} * rows + r];
+                    kernels::lse_softmax_scale_cols(tile, v, n, n, ps + r0, lse_out + r0);
+                } else {
+                    kernels::softmax_scale_cols(tile, v, n, n, lse_in + r0, ps + r0);
+                }
                 for (int64_t r = 0; r < rows; ++r) tile[int64_t{t[r0 + r]} * rows + r] -= ps[r0 + r];
                 // dh rows = D table:  (rows, V) · (V, C), D read transposed from the tile
                 sgemm_threads(1, true, false, rows, C, V, 1.0f, tile, rows, pt, C, 0.0f, dh + r0 * C, C);
@@ -586,7 +621,31 @@ Tensor linear_xent_grad(const Tensor& h, const Tensor& table, const IntTensor& t
         for (int64_t g = 1; g < groups; ++g)
             kernels::axpy(1.0f, pp + g * V * C + i0, dtable + i0, static_cast<std::size_t>(i1 - i0));
     });
+}
+
+}  // namespace
+
+Tensor linear_xent_grad(const Tensor& h, const Tensor& table, const IntTensor& targets, const Tensor& lse,
+                        const Tensor& row_scale) {
+    check_xent_args(h, table, targets, "linear_xent_grad");
+    const int64_t N = h.dim(0), V = table.dim(0), C = table.dim(1);
+    TT_CHECK(lse.numel() == N && row_scale.numel() == N,
+             "linear_xent_grad: lse " + lse.shape().str() + " and row_scale " + row_scale.shape().str() +
+                 " need one value per row of h " + h.shape().str());
+    Tensor out = Tensor::empty(Shape{N + V, C});  // [dh ; dtable]
+    xent_grad_blocks(h, table, targets, lse.data(), row_scale, out, nullptr, nullptr);
     return out;
+}
+
+LinearXent linear_xent_value_grad(const Tensor& h, const Tensor& table, const IntTensor& targets,
+                                  const Tensor& row_scale) {
+    check_xent_args(h, table, targets, "linear_xent_value_grad");
+    const int64_t N = h.dim(0), V = table.dim(0), C = table.dim(1);
+    TT_CHECK(row_scale.numel() == N, "linear_xent_value_grad: row_scale " + row_scale.shape().str() +
+                                         " needs one value per row of h " + h.shape().str());
+    LinearXent r{Tensor::empty(Shape{N}), Tensor::empty(Shape{N}), Tensor::empty(Shape{N + V, C})};
+    xent_grad_blocks(h, table, targets, nullptr, row_scale, r.grad, r.lse.data(), r.picked.data());
+    return r;
 }
 
 }  // namespace tt

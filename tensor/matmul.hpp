@@ -7,7 +7,9 @@
 // where op(A) = A (stored (M, K), row stride lda) or, with trans_a, Aᵀ (A stored (K, M));
 // op(B) = B (stored (K, N), row stride ldb) or, with trans_b, Bᵀ (B stored (N, K)).
 // C is stored (M, N) with row stride ldc >= N. When beta == 0, C is only written (never read), so it
-// may hold garbage or NaN on entry, as in BLAS.
+// may hold garbage or NaN on entry, as in BLAS. An optional bias (N floats) is added to every row of
+// C in the same pass (a Linear layer's x Wᵀ + b): C = alpha·op(A)·op(B) + (beta·C + bias), rounded
+// once, so with alpha = 1, beta = 0 and K <= KC it equals the product followed by adding the bias.
 //
 // The fast path follows GotoBLAS/BLIS (see matmul.cpp for the walk-through): op(B) is copied
 // ("packed") into contiguous, aligned panels, and an xsimd register-blocked micro-kernel computes
@@ -24,11 +26,12 @@
 namespace tt {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias = nullptr);
 
 // Same contract, with an explicit thread count (>= 1) instead of tt::num_threads().
 void sgemm_threads(int nthreads, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                   const float* bias = nullptr);
 
 // Naive reference: for each (i, j), s = sum_k op(A)(i,k) * op(B)(k,j) in double, then
 // C = float(alpha * s + beta * C) (C not read when beta == 0). Slow (no blocking, no SIMD): tests only.

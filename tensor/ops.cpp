@@ -104,13 +104,24 @@ struct StridedIter {
         for (int d = 0; d + 1 < rank; ++d) p *= dims[sz(d)];
         return p;
     }
-    // Element offset of each operand at the start of run `o`.
-    void offsets(int64_t o, int64_t* off) const {
+    // Element offset of each operand at the start of run `o`, and run o's index along each outer dim.
+    void offsets(int64_t o, int64_t* off, int64_t* index) const {
         for (int k = 0; k < n_operands; ++k) off[k] = 0;
         for (int d = rank - 2; d >= 0; --d) {
             const int64_t i = o % dims[sz(d)];
             o /= dims[sz(d)];
+            index[d] = i;
             for (int k = 0; k < n_operands; ++k) off[k] += i * strides[sz(k)][sz(d)];
+        }
+    }
+    // From run o to run o + 1: an odometer step, no divisions (runs can be as short as 16 floats,
+    // where the divisions of offsets() cost more than copying the run).
+    void next(int64_t* off, int64_t* index) const {
+        for (int d = rank - 2; d >= 0; --d) {
+            for (int k = 0; k < n_operands; ++k) off[k] += strides[sz(k)][sz(d)];
+            if (++index[d] < dims[sz(d)]) return;
+            for (int k = 0; k < n_operands; ++k) off[k] -= dims[sz(d)] * strides[sz(k)][sz(d)];
+            index[d] = 0;
         }
     }
 };
@@ -164,9 +175,11 @@ void for_each_run(const StridedIter& it, Fn fn) {
     }
     parallel_for(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t begin, int64_t end) {
         int64_t off[StridedIter::kMaxOperands] = {};
+        int64_t index[kMaxRank] = {};
+        it.offsets(begin, off, index);
         for (int64_t o = begin; o < end; ++o) {
-            it.offsets(o, off);
             fn(off, o * inner, inner);
+            if (o + 1 < end) it.next(off, index);
         }
     });
 }
@@ -532,9 +545,42 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 Tensor softmax(const Tensor& x) { return map_last_axis_rows(x, "softmax", kernels::softmax_row); }
 Tensor log_softmax(const Tensor& x) { return map_last_axis_rows(x, "log_softmax", kernels::log_softmax_row); }
 
+Tensor causal_softmax(const Tensor& x, float scale) {
+    require_defined(x, "causal_softmax");
+    TT_CHECK(x.rank() >= 2, "causal_softmax: needs rank >= 2, got shape " + x.shape().str());
+    TT_CHECK(scale > 0.0f, "causal_softmax: scale must be > 0, got " + std::to_string(scale));
+    Tensor out = Tensor::empty(x.shape());
+    if (out.numel() == 0) return out;
+    const int64_t R = x.dim(-2), C = x.dim(-1);
+    const int64_t rows = x.numel() / C;  // all rows of all matrices
+    const float* px = x.data();
+    float* po = out.data();
+    parallel_for(rows, std::max<int64_t>(1, kGrain / (4 * C)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t keep = std::min(r % R + 1, C);  // row i sees keys j <= i
+            kernels::scaled_softmax_row(px + r * C, po + r * C, sz(keep), scale);
+            std::fill(po + r * C + keep, po + (r + 1) * C, 0.0f);
+        }
+    });
+    return out;
+}
+
 Tensor normalize(const Tensor& x, float eps, bool center) {
     return map_last_axis_rows(x, "normalize", [eps, center](const float* in, float* out, size_t n) {
         kernels::normalize_row(in, out, n, eps, center);
+    });
+}
+
+Tensor normalize_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, bool center) {
+    require_defined(x, "normalize_affine");
+    require_defined(gamma, "normalize_affine");
+    const int64_t C = x.rank() > 0 ? x.dim(-1) : 0;
+    TT_CHECK(gamma.rank() == 1 && gamma.dim(0) == C && (!beta.defined() || beta.shape() == gamma.shape()),
+             "normalize_affine: gamma " + gamma.shape().str() + (beta.defined() ? " and beta " + beta.shape().str() : "") +
+                 " must be (C) for x " + x.shape().str());
+    const float *pg = gamma.data(), *pb = beta.defined() ? beta.data() : nullptr;
+    return map_last_axis_rows(x, "normalize_affine", [eps, center, pg, pb](const float* in, float* out, size_t n) {
+        kernels::normalize_affine_row(in, out, n, eps, center, pg, pb);
     });
 }
 

@@ -68,6 +68,10 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // ---- softmax family (last axis) ----------------------------------------------------------------
 Tensor softmax(const Tensor& x);
 Tensor log_softmax(const Tensor& x);
+// Causal attention weights in one pass: x (..., T, S), row i of each matrix is
+// softmax(scale * x[i, 0..i]) followed by exact zeros for the masked keys j > i, i.e.
+// softmax(tril(scale * x, 0, -inf)) without the two extra passes and the exp of masked scores.
+Tensor causal_softmax(const Tensor& x, float scale);
 // log sum_j exp(x[..., j]) over the last axis (max-subtracted): x (..., V) -> (...).
 Tensor logsumexp(const Tensor& x);
 // The gradient of softmax cross-entropy with respect to the logits, in one pass: x (N, V), its rows'
@@ -79,6 +83,9 @@ Tensor softmax_xent_grad(const Tensor& x, const Tensor& lse, const IntTensor& ta
 // center = true : out = (x - mean) * r,  r = 1 / sqrt(mean((x - mean)^2) + eps)   (LayerNorm, no affine)
 // center = false: out = x * r,           r = 1 / sqrt(mean(x^2) + eps)           (RMSNorm, no weight)
 Tensor normalize(const Tensor& x, float eps, bool center);
+// normalize(x) * gamma + beta in one pass (LayerNorm, or RMSNorm's weight with beta undefined):
+// gamma, beta (C) for x (..., C).
+Tensor normalize_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, bool center);
 // Its vector-Jacobian product: u (same shape as x) -> d<u, normalize(x)>/dx
 //   = r (u - [mean(u)] - xhat mean(u xhat)),  xhat = normalize(x), [mean(u)] only when centred.
 Tensor normalize_vjp(const Tensor& x, const Tensor& u, float eps, bool center);
@@ -117,6 +124,10 @@ Tensor pick(const Tensor& x, const IntTensor& idx);
 // Batch dims must be equal, or b may be 2-D and is then shared by every batch (x @ W).
 // Runs the packed, blocked SIMD micro-kernel of tensor/matmul.hpp, split across threads.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// A Linear layer's x Wᵀ + b: x (..., in), W (out, in), b (out) -> (..., out). One GEMM over all rows
+// of x that adds the bias as it writes each tile of the output (no second pass over it); the same
+// bits as add(matmul(x, W, false, true), b) whenever in <= 256 (one K-block), else equal to rounding.
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b);
 
 // ---- fused linear + softmax cross-entropy (matmul.cpp) ----------------------------------------------
 // For h (N, C) against a table (V, C), the logits H Tᵀ (N, V) are computed in blocks of rows that
@@ -129,6 +140,16 @@ std::pair<Tensor, Tensor> linear_logsumexp(const Tensor& h, const Tensor& table,
 // order, so the result does not depend on the thread count.
 Tensor linear_xent_grad(const Tensor& h, const Tensor& table, const IntTensor& targets, const Tensor& lse,
                         const Tensor& row_scale);
+// Both in one pass, for a training step: lse and picked equal linear_logsumexp's bit for bit and
+// grad equals linear_xent_grad(h, table, targets, lse, row_scale) to rounding, but each block of
+// logits is computed once instead of twice (forward, then again in the backward), and each logit
+// goes through exp once instead of twice.
+struct LinearXent {
+    Tensor lse, picked;  // (N) each
+    Tensor grad;         // (N + V, C): [D T ; Dᵀ H]
+};
+LinearXent linear_xent_value_grad(const Tensor& h, const Tensor& table, const IntTensor& targets,
+                                  const Tensor& row_scale);
 
 // ---- comparisons used by tests -----------------------------------------------------------------
 // max |a-b| / (atol + rtol*|b|) style check is in tests; this is the raw max abs difference.

@@ -129,6 +129,25 @@ TEST_SUITE("autodiff/ops") {
         check_second_order("cross_entropy squared", [&](const std::vector<Var>& x) { return square(fused(x)); }, logits);
     }
 
+    TEST_CASE("causal_softmax equals softmax(tril(mul(x, scale), 0, -1e9)), to second order") {
+        using Vs = const std::vector<Var>&;
+        const std::vector<Tensor> in = {rand_input({2, 7, 7}, 79)};
+        tt::testing::check_same_function(
+            "causal_softmax", [](Vs v) { return causal_softmax(v[0], 0.5f); },
+            [](Vs v) { return softmax(tril(mul(v[0], 0.5f), 0, -1e9f)); }, in);
+    }
+
+    TEST_CASE("linear_bias equals add(matmul(x, W, false, true), b), to second order") {
+        using Vs = const std::vector<Var>&;
+        const std::vector<Tensor> in = {rand_input({2, 5, 7}, 76), rand_input({3, 7}, 77), rand_input({3}, 78)};
+        tt::testing::check_same_function(
+            "linear_bias", [](Vs v) { return linear_bias(v[0], v[1], v[2]); },
+            [](Vs v) { return add(matmul(v[0], v[1], false, true), v[2]); }, in);
+        tt::testing::check_same_function(
+            "linear_bias squared", [](Vs v) { return square(linear_bias(v[0], v[1], v[2])); },
+            [](Vs v) { return square(add(matmul(v[0], v[1], false, true), v[2])); }, in);
+    }
+
     TEST_CASE("fused silu and normalisations equal their compositions, to second order") {
         using Vs = const std::vector<Var>&;
         const std::vector<Tensor> x = {tt::add_scalar(rand_input({4, 9}, 71), 0.7f)};
@@ -144,6 +163,13 @@ TEST_SUITE("autodiff/ops") {
         tt::testing::check_same_function(
             "rms_normalize", [](Vs v) { return rms_normalize(v[0], 1e-5f); },
             [](Vs v) { return mul(v[0], rsqrt(add(mean(square(v[0]), -1, true), 1e-5f))); }, x);
+        const std::vector<Tensor> xgb = {x[0], rand_input({9}, 73), rand_input({9}, 74)};
+        tt::testing::check_same_function(
+            "layer_normalize affine", [](Vs v) { return layer_normalize(v[0], 1e-5f, v[1], v[2]); },
+            [](Vs v) { return add(mul(layer_normalize(v[0], 1e-5f), v[1]), v[2]); }, xgb);
+        tt::testing::check_same_function(
+            "rms_normalize affine", [](Vs v) { return rms_normalize(v[0], 1e-5f, v[1]); },
+            [](Vs v) { return mul(rms_normalize(v[0], 1e-5f), v[1]); }, {x[0], xgb[1]});
         // A third derivative goes through the VJP op's own rule (vjp_of on its composite).
         Var w = constant(rand_input({4, 9}, 72));
         auto third = [&](bool fused) {

@@ -302,7 +302,26 @@ TEST_CASE("softmax and log_softmax rows match their references") {
     }
 }
 
-TEST_CASE("softmax down columns (logsumexp_cols, softmax_scale_cols) match their references") {
+TEST_CASE("softmax_row with masked scores (-1e9, as causal attention fills them) matches its reference") {
+    tt::Rng rng(10);
+    for (std::size_t n : tail_lengths()) {
+        if (n == 0) continue;
+        CAPTURE(n);
+        Vec x = random_normal(n, rng, 2.0f);
+        for (std::size_t i = n / 3 + 1; i < n; ++i) x[i] = -1e9f;  // the tail of the row is masked
+        Vec got(n), want(n);
+        K::softmax_row(x.data(), got.data(), n);
+        K::softmax_row_ref(x.data(), want.data(), n);
+        check_close(got, want, 1e-5, "softmax_row masked");
+        for (std::size_t i = n / 3 + 1; i < n; ++i) CHECK(got[i] == 0.0f);
+        const Vec y = random_normal(n, rng, 4.0f);  // short rows in registers, long ones in passes
+        K::scaled_softmax_row(y.data(), got.data(), n, 0.125f);
+        K::scaled_softmax_row_ref(y.data(), want.data(), n, 0.125f);
+        check_close(got, want, 1e-5, "scaled_softmax_row");
+    }
+}
+
+TEST_CASE("softmax down columns (logsumexp_cols, softmax_scale_cols, both at once) match their references") {
     tt::Rng rng(11);
     for (std::size_t cols : tail_lengths()) {
         for (std::size_t rows : {std::size_t{1}, std::size_t{7}, std::size_t{40}}) {
@@ -320,6 +339,16 @@ TEST_CASE("softmax down columns (logsumexp_cols, softmax_scale_cols) match their
             K::softmax_scale_cols(y.data(), rows, cols, ld, want.data(), scale.data());
             K::softmax_scale_cols_ref(y_ref.data(), rows, cols, ld, want.data(), scale.data());
             check_close(y, y_ref, 1e-5, "softmax_scale_cols");
+            // both at once: the same lse bits as logsumexp_cols, the softmax to rounding
+            Vec lse_both(cols), lse_ref(cols);
+            Vec z = x, z_ref = x;
+            K::lse_softmax_scale_cols(z.data(), rows, cols, ld, scale.data(), lse_both.data());
+            K::lse_softmax_scale_cols_ref(z_ref.data(), rows, cols, ld, scale.data(), lse_ref.data());
+            CHECK(lse_both == got);
+            check_close(lse_both, lse_ref, 1e-5, "lse_softmax_scale_cols lse");
+            // exp(x - m) / s against exp(x - lse): with logits near 300, lse = m + log s itself is
+            // rounded to ~3e-5 relative, so the reference is the less exact of the two here
+            check_close(z, z_ref, 1e-4, "lse_softmax_scale_cols");
         }
     }
 }
@@ -336,6 +365,12 @@ TEST_CASE("normalize rows and their vector-Jacobian products match their referen
             K::normalize_row(x.data(), got.data(), n, 1e-6f, center);
             K::normalize_row_ref(x.data(), want.data(), n, 1e-6f, center);
             check_close(got, want, 1e-5, "normalize_row");
+            const Vec gamma = random_normal(n, rng), beta = random_normal(n, rng);
+            for (const float* b : {beta.data(), static_cast<const float*>(nullptr)}) {
+                K::normalize_affine_row(x.data(), got.data(), n, 1e-6f, center, gamma.data(), b);
+                K::normalize_affine_row_ref(x.data(), want.data(), n, 1e-6f, center, gamma.data(), b);
+                check_close(got, want, 1e-5, "normalize_affine_row");
+            }
             K::normalize_row_vjp(x.data(), u.data(), got.data(), n, 1e-6f, center);
             K::normalize_row_vjp_ref(x.data(), u.data(), want.data(), n, 1e-6f, center);
             check_close(got, want, 1e-5, "normalize_row_vjp");

@@ -253,6 +253,42 @@ TEST_SUITE("tensor/matmul") {
         }
     }
 
+    TEST_CASE("linear: the bias added inside the kernel equals matmul then add, at edge sizes, any thread count") {
+        tt::Rng rng(14);
+        ThreadGuard guard;
+        const tt::SgemmConfig c = tt::sgemm_config();
+        for (const int64_t rows : {int64_t{1}, int64_t{c.mr + 1}, int64_t{50}}) {
+            for (const int64_t out : {int64_t{1}, int64_t{c.simd_width + 1}, int64_t{c.nr + 1}, int64_t{64}}) {
+                for (const int64_t in : {int64_t{5}, int64_t{64}, int64_t{300}}) {  // 300: two K-blocks
+                    CAPTURE(rows);
+                    CAPTURE(out);
+                    CAPTURE(in);
+                    const tt::Tensor x = tt::Tensor::randn(tt::Shape{2, rows, in}, rng);
+                    const tt::Tensor W = tt::Tensor::randn(tt::Shape{out, in}, rng);
+                    const tt::Tensor b = tt::Tensor::randn(tt::Shape{out}, rng);
+                    tt::set_num_threads(1);
+                    const tt::Tensor y1 = tt::linear(x, W, b);
+                    tt::set_num_threads(2);
+                    const tt::Tensor y2 = tt::linear(x, W, b);
+                    CHECK(y1.to_vector() == y2.to_vector());
+                    REQUIRE(y1.shape() == (tt::Shape{2, rows, out}));
+                    const tt::Tensor want = tt::add(tt::matmul(x, W, false, true), b);
+                    if (in <= c.kc)
+                        CHECK(y1.to_vector() == want.to_vector());  // one rounding either way
+                    else
+                        CHECK(tt::max_abs_diff(y1, want) <= 1e-4f);
+                    std::vector<float> r(static_cast<std::size_t>(2 * rows * out));  // and the naive reference
+                    tt::sgemm_ref(false, true, 2 * rows, out, in, 1.0f, x.data(), in, W.data(), in, 0.0f, r.data(), out);
+                    for (int64_t i = 0; i < 2 * rows * out; ++i)
+                        CHECK(y1.data()[i] == doctest::Approx(r[static_cast<std::size_t>(i)] + b.data()[i % out]).epsilon(1e-4));
+                }
+            }
+        }
+        CHECK_THROWS_AS(tt::linear(tt::Tensor::zeros(tt::Shape{2, 3}), tt::Tensor::zeros(tt::Shape{4, 3}),
+                                   tt::Tensor::zeros(tt::Shape{3})),
+                        std::invalid_argument);
+    }
+
     TEST_CASE("matmul: a batch of big products is split inside each product, still deterministic") {
         tt::Rng rng(13);
         ThreadGuard guard;

@@ -471,6 +471,40 @@ TEST_CASE("logsumexp and softmax_xent_grad: the cross-entropy gradient in one pa
     CHECK_THROWS_AS(tt::softmax_xent_grad(x, scale.reshape(Shape{5, 1}).rows(0, 4), t, scale), std::invalid_argument);
 }
 
+TEST_CASE("causal_softmax equals softmax(tril(scale * x, 0, -1e9)), masked entries exactly 0") {
+    tt::Rng rng(15);
+    for (const int64_t n : {int64_t{1}, int64_t{15}, int64_t{17}, int64_t{50}}) {
+        CAPTURE(n);
+        const Tensor x = Tensor::randn(Shape{3, n, n}, rng, 0.0f, 4.0f);
+        const Tensor got = tt::causal_softmax(x, 0.125f);
+        const Tensor want = tt::softmax(tt::tril(tt::mul_scalar(x, 0.125f), 0, -1e9f));
+        CHECK(tt::max_abs_diff(got, want) <= 1e-6f);
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = i + 1; j < n; ++j) CHECK(got.at({1, i, j}) == 0.0f);
+    }
+    const Tensor tall = Tensor::randn(Shape{5, 3}, rng);  // more queries than keys: rows >= 2 see all 3
+    CHECK(tt::max_abs_diff(tt::causal_softmax(tall, 1.0f), tt::softmax(tt::tril(tall, 0, -1e9f))) <= 1e-6f);
+    CHECK_THROWS_AS(tt::causal_softmax(Tensor::zeros(Shape{4}), 1.0f), std::invalid_argument);
+}
+
+TEST_CASE("linear_xent_value_grad: loss and gradient in one pass, as the two passes give them") {
+    // 300 rows: two groups of 256 rows for the table's gradient, a partial block of 44; 37 items.
+    const int64_t n = 300, v = 37, c = 8;
+    tt::Rng rng(13);
+    const Tensor h = Tensor::randn(Shape{n, c}, rng), table = Tensor::randn(Shape{v, c}, rng);
+    std::vector<int32_t> ids(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = static_cast<int32_t>((i * 7) % v);
+    const IntTensor t(Shape{n}, ids);
+    const Tensor scale = Tensor::uniform(Shape{n}, rng, 0.0f, 0.01f);
+    const auto [lse, picked] = tt::linear_logsumexp(h, table, t);
+    const Tensor grad = tt::linear_xent_grad(h, table, t, lse, scale);
+    const tt::LinearXent both = tt::linear_xent_value_grad(h, table, t, scale);
+    CHECK(both.lse.to_vector() == lse.to_vector());
+    CHECK(both.picked.to_vector() == picked.to_vector());
+    CHECK(tt::max_abs_diff(both.grad, grad) <= 1e-7f);  // entries ~1e-3: a few ulps
+    CHECK_THROWS_AS(tt::linear_xent_value_grad(h, table, t, scale.rows(0, 4)), std::invalid_argument);
+}
+
 TEST_CASE("rope rotates pairs and -sin undoes it") {
     tt::Rng rng(20);
     const int64_t B = 3, T = 5, D = 2 * 19;  // 19 pairs: a vector part and a tail on every arch

@@ -103,7 +103,7 @@ constexpr int64_t slab_columns(int64_t kc) {
 }
 
 // A growable 64-byte aligned scratch buffer, one per thread, so packing never allocates in steady
-// state (OpenMP keeps its worker threads alive, so thread_local buffers are reused).
+// state (the pool's worker threads live as long as the process, so thread_local buffers are reused).
 class PackBuffer {
 public:
     PackBuffer() = default;

@@ -5,8 +5,8 @@
 // parallel_for. Threads only ever split independent output elements; no reduction is reordered by
 // the split, so results do not depend on the thread count.
 //
-// NOTE: nothing may throw inside a parallel_for body (an exception cannot leave an OpenMP
-// region), so every check (shapes, ids) runs before the parallel loop starts.
+// NOTE: nothing may throw inside a parallel_for body (an exception cannot leave a pool
+// worker), so every check (shapes, ids) runs before the parallel loop starts.
 //
 // Broadcasting (binary, where, broadcast_to, add_inplace) and permute share one tool, StridedIter:
 // the output shape with per-operand element strides (0 on broadcast dims), coalesced so that

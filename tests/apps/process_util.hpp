@@ -2,7 +2,7 @@
 // paths (set by meson test in TTTREC_TRAIN_BIN / TTTREC_EVAL_BIN), spawning with extra
 // environment variables and limits, waiting, killing, and the outcome in words.
 //
-// The test binary has OpenMP threads, so the child does only async-signal-safe calls between fork
+// The test binary has thread-pool workers, so the child does only async-signal-safe calls between fork
 // and exec (dup2, setrlimit, signal, setgid/setuid, execve); everything it needs is prepared first.
 #pragma once
 

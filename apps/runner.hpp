@@ -82,7 +82,10 @@ json train(const TrainOptions& opt, std::ostream& log);
 // bit-identical with one thread (and with more: no kernel's result depends on the thread count).
 // A run killed before its first epoch finished (no resume file yet) starts over from its
 // config.json. Temporary files left by a write that was killed midway are removed.
-json resume(const std::string& dir, std::ostream& log, int crash_after_epoch = 0);
+// epochs > 0 changes the run's total number of epochs (written into its config.json first): a run
+// that stopped at its --epochs cap can be extended, and ends exactly as if it had been started with
+// that many (the learning-rate schedule does not depend on the total). An early stop stays final.
+json resume(const std::string& dir, std::ostream& log, int crash_after_epoch = 0, int epochs = 0);
 
 // Metrics of `model` on `examples` (full ranking, plus sampled metrics when eval.sampled_negatives).
 json evaluate(const model::Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,

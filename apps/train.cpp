@@ -3,6 +3,7 @@
 //   train                                   # TTT4Rec on the built-in synthetic dataset
 //   train --data ../shared/data/amazon-beauty/Beauty.txt --model sasrec --loss ce --out runs/sasrec
 //   train --resume runs/sasrec              # continue after a crash, from the last finished epoch
+//   train --resume runs/sasrec --epochs 100 # extend a run that stopped at its --epochs cap
 //
 // Flags are parsed here into TrainOptions; everything else is apps/runner.cpp. Exit codes: 0 ok,
 // 1 a failure while running (bad data file, diverged training, unwritable output), 2 bad flags.
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("max-steps", "cap on steps per epoch (0 = whole epochs)", cxxopts::value<int64_t>()->default_value("0"))
         ("o,out", "output directory", cxxopts::value<std::string>()->default_value("runs/default"))
-        ("resume", "continue the interrupted run in this output directory (its config.json sets everything else)",
+        ("resume", "continue the interrupted run in this output directory (its config.json sets everything else; with --epochs N, the run is extended to N epochs in total)",
          cxxopts::value<std::string>()->default_value(""))
         ("q,quiet", "no progress output")
         ("h,help", "print this help");
@@ -57,14 +58,20 @@ int main(int argc, char** argv) {
         std::string dir = args["resume"].as<std::string>();
         bool quiet = args.count("quiet") > 0;
         // Everything else comes from the run's config.json: a flag here would be silently ignored.
+        // --epochs is the exception: it extends (or shortens) the run and is written into config.json.
         for (const auto& kv : args.arguments())
-            if (kv.key() != "resume" && kv.key() != "quiet")
+            if (kv.key() != "resume" && kv.key() != "quiet" && kv.key() != "epochs")
                 return usage_error(options, "--" + kv.key() + " cannot be combined with --resume (the run's config.json sets it)");
+        int epochs = 0;
+        if (args.count("epochs")) {
+            epochs = args["epochs"].as<int>();
+            if (epochs <= 0) return usage_error(options, "--epochs must be positive, got " + std::to_string(epochs));
+        }
         if (!std::filesystem::is_regular_file(dir + "/config.json"))
             return usage_error(options, "--resume " + dir + ": no config.json there (not a run directory written by train)");
         return run_reporting_errors([&] {
             std::ostringstream sink;
-            json result = resume(dir, quiet ? static_cast<std::ostream&>(sink) : std::cerr);
+            json result = resume(dir, quiet ? static_cast<std::ostream&>(sink) : std::cerr, 0, epochs);
             std::cout << result.dump() << std::endl;
         });
     }

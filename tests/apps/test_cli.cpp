@@ -99,7 +99,8 @@ TEST_SUITE("apps/cli") {
             {{"--data", dir.string()}, "is a directory, not an interaction file"},
             {{"--out", file}, "--out: " + file + " exists and is not a directory"},
             {{"--resume", "/nonexistent/run"}, "--resume /nonexistent/run: no config.json there"},
-            {{"--resume", run, "--epochs", "3"}, "--epochs cannot be combined with --resume"},
+            {{"--resume", run, "--lr", "0.1"}, "--lr cannot be combined with --resume"},
+            {{"--resume", run, "--epochs", "0"}, "--epochs must be positive"},
             {with_small({"--ks", "10,100000"}), "--ks: K=100000 outside [1, "},  // refuted by the data: after loading
         });
         check_rejected(eval_bin, {

@@ -154,6 +154,29 @@ TEST_SUITE("apps/train") {
         for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
     }
 
+    TEST_CASE("a finished run extended with resume --epochs ends as a run started with that many epochs") {
+        TrainOptions o = small_run("ttt4rec", temp_dir("four"));
+        o.model.inner = "linear";
+        o.epochs = 4;
+        o.patience = 10;  // no early stop: the epoch cap ends both runs
+        o.threads = 1;
+        std::ostringstream log;
+        json four = train(o, log);
+
+        TrainOptions two = o;
+        two.out_dir = temp_dir("two-then-four");
+        two.epochs = 2;
+        train(two, log);  // finished: it stopped at its cap
+        json extended = resume(two.out_dir, log, 0, 4);
+        CHECK(extended["test"] == four["test"]);
+        CHECK(extended["best_epoch"] == four["best_epoch"]);
+        CHECK(load_run(two.out_dir).options.epochs == 4);  // config.json updated: a later resume keeps the new total
+        std::vector<double> a = epoch_losses(o.out_dir), b = epoch_losses(two.out_dir);
+        REQUIRE(a.size() == 4);
+        REQUIRE(b.size() == 4);
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
+    }
+
     TEST_CASE("bad configurations fail with a clear message") {
         TrainOptions o = small_run("ttt4rec", temp_dir("bad"));
         o.model.heads = 3;  // 32 is not divisible by 3

@@ -182,6 +182,33 @@ Var silu_grad(const Var& x) {
                        });
 }
 
+namespace {
+// The VJP of swiglu for g as one kernel, [da ; db] stacked (2, ...); its own rule differentiates the
+// same VJP written with differentiable ops (the rules of mul and silu), so swiglu has derivatives of
+// every order.
+Var swiglu_vjp(const Var& a, const Var& b, const Var& g) {
+    return make_result(tt::swiglu_vjp(a.value(), b.value(), g.value()), {a, b, g}, "swiglu_vjp",
+                       [](const Var& self, const Var& gg) -> Grads {
+                           return vjp_of([](const std::vector<Var>& in) {
+                               Shape one{1};
+                               for (int64_t d : in[0].shape()) one.push_back(d);
+                               Var da = mul(mul(in[2], in[1]), silu_grad(in[0]));  // g b silu'(a)
+                               Var db = mul(in[2], silu(in[0]));                   // g silu(a)
+                               return concat({reshape(da, one), reshape(db, one)}, 0);
+                           }, self.inputs(), gg);
+                       });
+}
+}  // namespace
+
+Var swiglu(const Var& a, const Var& b) {
+    return make_result(tt::swiglu(a.value(), b.value()), {a, b}, "swiglu",
+                       [](const Var& self, const Var& g) -> Grads {  // g b silu'(a), g silu(a)
+                           Var both = swiglu_vjp(self.input(0), self.input(1), g);  // (2, ...)
+                           const Shape& s = self.shape();
+                           return {reshape(rows(both, 0, 1), s), reshape(rows(both, 1, 2), s)};
+                       });
+}
+
 // ================================================================================================
 // normalisation over the last axis. Forward and first-order backward are one fused kernel each
 // (tensor/ops.hpp normalize, normalize_vjp); the VJP op's own rule differentiates the same VJP

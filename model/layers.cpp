@@ -68,7 +68,7 @@ SwiGLU::SwiGLU(int64_t dim, int64_t hidden, Rng& rng, float init_range)
       down_proj(hidden, dim, rng, init_range, false) {}
 
 Var SwiGLU::forward(const Var& x) const {
-    Var gated = mul(silu(gate_proj.forward(x)), up_proj.forward(x));  // (..., F)
+    Var gated = swiglu(gate_proj.forward(x), up_proj.forward(x));  // silu(gate) ⊙ up, (..., F)
     return down_proj.forward(gated);                                  // (..., C)
 }
 
@@ -83,9 +83,13 @@ Dropout::Dropout(float p_) : p(p_) { TT_CHECK(p >= 0.0f && p < 1.0f, "Dropout: p
 Var Dropout::forward(const Var& x, const Ctx& ctx) const {
     if (!ctx.training || p == 0.0f) return x;
     TT_CHECK(ctx.rng != nullptr, "Dropout: training needs ctx.rng (the seeded generator for masks)");
-    Tensor u = Tensor::uniform(x.shape(), *ctx.rng);                          // U[0, 1)
-    Tensor keep = tt::binary(BinaryOp::GreaterEqual, u, Tensor::scalar(p));  // 1 with probability 1 − p
-    return mul(x, constant(tt::mul_scalar(keep, 1.0f / (1.0f - p))));       // inverted scaling keeps E[out] = x
+    // The mask drawn and scaled in one pass: 1/(1 − p) where u ~ U[0, 1) is >= p (probability 1 − p),
+    // else 0; the inverted scaling keeps E[out] = x.
+    Tensor mask = Tensor::empty(x.shape());
+    const float keep = 1.0f / (1.0f - p);
+    float* m = mask.data();
+    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = ctx.rng->uniform() >= p ? keep : 0.0f;
+    return mul(x, constant(std::move(mask)));
 }
 
 PointwiseFeedForward::PointwiseFeedForward(int64_t dim, int64_t hidden, Rng& rng, float init_range, Activation act_,

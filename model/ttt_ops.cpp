@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/functional.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace tt::model {
@@ -34,17 +35,6 @@ std::pair<Tensor, int64_t> row_params(const Tensor& p, const Shape& zs) {
     return {tt::broadcast_to(p, zs), 1};
 }
 
-// One row's LN statistics: mean, 1/σ.
-inline void row_stats(const float* z, int64_t D, float eps, float& mu, float& rstd) {
-    const float inv_d = 1.0f / static_cast<float>(D);
-    mu = 0;
-    for (int64_t i = 0; i < D; ++i) mu += z[i];
-    mu *= inv_d;
-    float var = 0;
-    for (int64_t i = 0; i < D; ++i) var += (z[i] - mu) * (z[i] - mu);
-    rstd = 1.0f / std::sqrt(var * inv_d + eps);
-}
-
 // The §1.6 VJP written with differentiable ops: the reference the fused kernel below must equal,
 // and the function whose own derivative gives the fused VJP its (second-order) rule.
 // Returns [dZ | w⊙γ | w⊙e + w⊙γ⊙ẑ] packed along the last axis, (..., 3D).
@@ -67,7 +57,8 @@ Var phi_vjp_composite(const Var& u, const Var& Z, const Var& T, const Var& gm, c
     return concat({dZ, wg, add(mul(w, e), mul(wg, xh))}, -1);
 }
 
-// The VJP of Φ as one fused kernel: inputs u (= dL/dΦ), Z, T, γ, β; output (..., 3D) as above.
+// The VJP of Φ as one fused kernel (kernels::ln_l2_grad_vjp_row per row): inputs u (= dL/dΦ), Z, T,
+// γ, β; output (..., 3D) as above.
 // Its rule differentiates phi_vjp_composite (nested autodiff on a fresh graph), so the VJP is
 // itself differentiable: Φ has derivatives of every order.
 Var ln_fused_l2_grad_vjp(const Var& u, const Var& Z, const Var& T, const Var& gamma, const Var& beta, float eps) {
@@ -82,45 +73,11 @@ Var ln_fused_l2_grad_vjp(const Var& u, const Var& Z, const Var& T, const Var& ga
     const float *pg = g.data(), *pb = b.data();
     float* po = out.data();
     const int64_t rows = D > 0 ? Z.numel() / D : 0, gr = g_rows, br = b_rows;
-    const float inv_d = 1.0f / static_cast<float>(D);
     parallel_for(rows, std::max<int64_t>(1, 2048 / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
-        std::vector<float> xh(static_cast<std::size_t>(D)), gh(static_cast<std::size_t>(D)), w(static_cast<std::size_t>(D));
         for (int64_t r = r0; r < r1; ++r) {
-            const float *z = pz + r * D, *t = pt + r * D, *uu = pu + r * D;
-            const float *gm = pg + (r / gr) * D, *bt = pb + (r / br) * D;
-            float *dZ = po + r * 3 * D, *wg = dZ + D, *dg = dZ + 2 * D;
-            float mu, rstd;
-            row_stats(z, D, eps, mu, rstd);
-            float mean_gh = 0, m = 0, mean_u = 0, mu_uxh = 0;
-            for (int64_t i = 0; i < D; ++i) {
-                const auto k = static_cast<std::size_t>(i);
-                xh[k] = (z[i] - mu) * rstd;
-                gh[k] = (gm[i] * xh[k] + bt[i] - t[i]) * gm[i];
-                mean_gh += gh[k];
-                m += gh[k] * xh[k];
-                mean_u += uu[i];
-                mu_uxh += uu[i] * xh[k];
-            }
-            mean_gh *= inv_d, m *= inv_d, mean_u *= inv_d, mu_uxh *= inv_d;
-            float u_phi = 0, mean_a = 0, mean_axh = 0;
-            for (int64_t i = 0; i < D; ++i) {
-                const auto k = static_cast<std::size_t>(i);
-                const float phi = (gh[k] - mean_gh - xh[k] * m) * rstd;
-                u_phi += uu[i] * phi;
-                w[k] = (uu[i] - mean_u - xh[k] * mu_uxh) * rstd;
-                wg[i] = w[k] * gm[i];
-                dg[i] = w[k] * (gm[i] * xh[k] + bt[i] - t[i]) + wg[i] * xh[k];
-                const float a = gm[i] * gm[i] * w[k] - (m * uu[i] + mu_uxh * gh[k]) * rstd;
-                dZ[i] = a;  // a for now
-                mean_a += a;
-                mean_axh += a * xh[k];
-            }
-            mean_a *= inv_d, mean_axh *= inv_d;
-            const float dsig = -u_phi * rstd;
-            for (int64_t i = 0; i < D; ++i) {
-                const auto k = static_cast<std::size_t>(i);
-                dZ[i] = (dZ[i] - mean_a - xh[k] * mean_axh) * rstd + dsig * xh[k] * inv_d;
-            }
+            float* dZ = po + r * 3 * D;
+            kernels::ln_l2_grad_vjp_row(pu + r * D, pz + r * D, pt + r * D, pg + (r / gr) * D, pb + (r / br) * D, dZ,
+                                        dZ + D, dZ + 2 * D, static_cast<std::size_t>(D), eps);
         }
     });
     return make_result(std::move(out), {u, Z, T, gamma, beta}, "ln_fused_l2_grad_vjp",
@@ -151,26 +108,10 @@ Var ln_fused_l2_grad(const Var& Z, const Var& target, const Var& gamma, const Va
     const float *pz = Z.value().data(), *pt = target.value().data(), *pg = g.data(), *pb = b.data();
     float* po = out.data();
     const int64_t rows = D > 0 ? Z.numel() / D : 0, gr = g_rows, br = b_rows;
-    const float inv_d = 1.0f / static_cast<float>(D);
     parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const float *z = pz + r * D, *t = pt + r * D;
-            const float *gm = pg + (r / gr) * D, *bt = pb + (r / br) * D;
-            float* o = po + r * D;
-            float mu, rstd;
-            row_stats(z, D, eps, mu, rstd);
-            float mean_gh = 0, mean_ghxh = 0;
-            for (int64_t i = 0; i < D; ++i) {
-                const float xh = (z[i] - mu) * rstd;
-                const float gh = (gm[i] * xh + bt[i] - t[i]) * gm[i];  // ĝ = (LN(z) − t) ⊙ γ
-                o[i] = gh;
-                mean_gh += gh;
-                mean_ghxh += gh * xh;
-            }
-            mean_gh *= inv_d;
-            mean_ghxh *= inv_d;
-            for (int64_t i = 0; i < D; ++i) o[i] = (o[i] - mean_gh - (z[i] - mu) * rstd * mean_ghxh) * rstd;
-        }
+        for (int64_t r = r0; r < r1; ++r)
+            kernels::ln_l2_grad_row(pz + r * D, pt + r * D, pg + (r / gr) * D, pb + (r / br) * D, po + r * D,
+                                    static_cast<std::size_t>(D), eps);
     });
     return make_result(std::move(out), {Z, target, gamma, beta}, "ln_fused_l2_grad",
                        [eps](const Var& self, const Var& u) -> Grads {
@@ -238,9 +179,10 @@ ChunkOut ttt_linear_dual_chunk(const InnerParams& s, const ChunkIn& in) {
     Var Z1 = add(matmul(in.XK, s.W1), s.b1);                                   // (B,H,K,D)
     Var G1 = ln_fused_l2_grad(Z1, sub(in.XV, in.XK), in.gamma, in.beta, in.eps);  // dℓ/dZ1, (B,H,K,D)
     Var P = causal_eta(in);                                                    // (B,H,K,K)
-    Var A = mul(P, matmul(in.XQ, in.XK, false, true));                         // P ⊙ (Q Kᵀ), (B,H,K,K)
-    // Z̄ = Q W − (P ⊙ QKᵀ) G + b − P G  = q_i W_i + b_i for every token i
-    Var Z1_bar = sub(add(sub(matmul(in.XQ, s.W1), matmul(A, G1)), s.b1), matmul(P, G1));  // (B,H,K,D)
+    // Z̄ = Q W − (P ⊙ QKᵀ) G + b − P G  = q_i W_i + b_i for every token i; the two products with G
+    // as one: (P ⊙ QKᵀ) G + P G = (P ⊙ (QKᵀ + 1)) G
+    Var A = mul(P, add(matmul(in.XQ, in.XK, false, true), 1.0f));              // P ⊙ (Q Kᵀ + 1), (B,H,K,K)
+    Var Z1_bar = add(sub(matmul(in.XQ, s.W1), matmul(A, G1)), s.b1);            // (B,H,K,D)
     Var O = add(in.XQ, layer_norm(Z1_bar, in.gamma, in.beta, in.eps));          // (B,H,K,D)
     Var e = last_eta_col(in);                                                  // (B,H,K,1)
     Var eG1 = mul(e, G1);                                                      // (B,H,K,D)
@@ -257,11 +199,12 @@ ChunkOut ttt_mlp_dual_chunk(const InnerParams& s, const ChunkIn& in) {
     Var G2 = ln_fused_l2_grad(Z2, sub(in.XV, in.XK), in.gamma, in.beta, in.eps);  // (B,H,K,D)
     Var G1 = mul(matmul(G2, s.W2, false, true), gelu_tanh_grad(Z1));           // (B,H,K,F)
     Var P = causal_eta(in);                                                    // (B,H,K,K)
-    Var A1 = mul(P, matmul(in.XQ, in.XK, false, true));                        // (B,H,K,K)
-    Var Z1_bar = sub(add(sub(matmul(in.XQ, s.W1), matmul(A1, G1)), s.b1), matmul(P, G1));  // (B,H,K,F)
+    // as in ttt_linear_dual_chunk, (P ⊙ XYᵀ) G + P G = (P ⊙ (XYᵀ + 1)) G
+    Var A1 = mul(P, add(matmul(in.XQ, in.XK, false, true), 1.0f));             // (B,H,K,K)
+    Var Z1_bar = add(sub(matmul(in.XQ, s.W1), matmul(A1, G1)), s.b1);          // (B,H,K,F)
     Var X2_bar = gelu_tanh(Z1_bar);                                            // (B,H,K,F)
-    Var A2 = mul(P, matmul(X2_bar, X2, false, true));                          // (B,H,K,K)
-    Var Z2_bar = sub(add(sub(matmul(X2_bar, s.W2), matmul(A2, G2)), s.b2), matmul(P, G2));  // (B,H,K,D)
+    Var A2 = mul(P, add(matmul(X2_bar, X2, false, true), 1.0f));               // (B,H,K,K)
+    Var Z2_bar = add(sub(matmul(X2_bar, s.W2), matmul(A2, G2)), s.b2);         // (B,H,K,D)
     Var O = add(in.XQ, layer_norm(Z2_bar, in.gamma, in.beta, in.eps));          // (B,H,K,D)
     Var e = last_eta_col(in);                                                  // (B,H,K,1)
     Var eG1 = mul(e, G1);                                                      // (B,H,K,F)

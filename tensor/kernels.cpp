@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace tt::kernels {
 
@@ -738,19 +739,35 @@ void lse_softmax_scale_cols(float* x, size_t rows, size_t cols, size_t ld, const
         std::fill(lse, lse + cols, kNegInf);
         return;
     }
+    // Up to kGroup batches of columns side by side: each pass walks the rows once for all of them
+    // (one contiguous stretch of a row, not kGroup strided walks down the columns) and keeps kGroup
+    // independent exp chains in flight. Each column's arithmetic is the same as one batch alone.
+    constexpr size_t kGroup = 4;
     size_t c = 0;
-    for (; c + W <= cols; c += W) {
-        batch m(kNegInf);
-        for (size_t r = 0; r < rows; ++r) m = xsimd::max(m, load(x + r * ld + c));
-        batch s(0.0f);
-        for (size_t r = 0; r < rows; ++r) {
-            const batch e = xsimd::exp(load(x + r * ld + c) - m);
-            e.store_unaligned(x + r * ld + c);
-            s += e;
+    while (c + W <= cols) {
+        const size_t nb = std::min(kGroup, (cols - c) / W);
+        batch m[kGroup], s[kGroup];
+        for (size_t j = 0; j < nb; ++j) m[j] = batch(kNegInf), s[j] = batch(0.0f);
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t j = 0; j < nb; ++j) m[j] = xsimd::max(m[j], load(x + r * ld + c + j * W));
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t j = 0; j < nb; ++j) {
+                float* p = x + r * ld + c + j * W;
+                const batch e = xsimd::exp(load(p) - m[j]);
+                e.store_unaligned(p);
+                s[j] += e;
+            }
+        batch k[kGroup];
+        for (size_t j = 0; j < nb; ++j) {
+            (m[j] + simd_log(s[j])).store_unaligned(lse + c + j * W);
+            k[j] = load(scale + c + j * W) / s[j];
         }
-        (m + simd_log(s)).store_unaligned(lse + c);
-        const batch k = load(scale + c) / s;
-        for (size_t r = 0; r < rows; ++r) (load(x + r * ld + c) * k).store_unaligned(x + r * ld + c);
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t j = 0; j < nb; ++j) {
+                float* p = x + r * ld + c + j * W;
+                (load(p) * k[j]).store_unaligned(p);
+            }
+        c += nb * W;
     }
     for (; c < cols; ++c) {
         float m = kNegInf;
@@ -900,6 +917,200 @@ void normalize_row_vjp_ref(const float* x, const float* u, float* out, size_t n,
     mean_u = center ? mean_u / static_cast<float>(n) : 0.0f;
     m /= static_cast<float>(n);
     for (size_t i = 0; i < n; ++i) out[i] = r * (u[i] - mean_u - (x[i] - mu) * r * m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU's gate: silu(a) b, and its VJP, with SiluF / SiluGradF (so the same numbers as silu, mul).
+
+void swiglu(const float* a, const float* b, float* out, size_t n) {
+    const SiluF silu;
+    size_t i = 0;
+    for (; i + W <= n; i += W) (silu(load(a + i)) * load(b + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = silu(a[i]) * b[i];
+}
+void swiglu_ref(const float* a, const float* b, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
+void swiglu_vjp(const float* a, const float* b, const float* g, float* da, float* db, size_t n) {
+    const SiluF silu;
+    const SiluGradF silu_grad;
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch x = load(a + i), gi = load(g + i);
+        (gi * load(b + i) * silu_grad(x)).store_unaligned(da + i);
+        (gi * silu(x)).store_unaligned(db + i);
+    }
+    for (; i < n; ++i) {
+        da[i] = g[i] * b[i] * silu_grad(a[i]);
+        db[i] = g[i] * silu(a[i]);
+    }
+}
+void swiglu_vjp_ref(const float* a, const float* b, const float* g, float* da, float* db, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const float s = 1.0f / (1.0f + std::exp(-a[i]));
+        da[i] = g[i] * b[i] * (s * (1.0f + a[i] * (1.0f - s)));
+        db[i] = g[i] * (a[i] * s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TTT's inner loss Φ (model/ttt_ops.cpp): LayerNorm fused with ½‖·‖², differentiated, and its VJP.
+// ẑ = normalize_row(z), ĝ = (γ ẑ + β − t) γ; every pass recomputes ẑ and ĝ (cheaper than storing).
+
+void ln_l2_grad_row(const float* z, const float* t, const float* gamma, const float* beta, float* out, size_t n,
+                    float eps) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments(z, n, eps, true, mu, r);
+    const float inv_n = 1.0f / static_cast<float>(n);
+    const batch vmu(mu), vr(r);
+    batch s_gh(0.0f), s_ghxh(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch g = load(gamma + i), xh = (load(z + i) - vmu) * vr;
+        const batch gh = (xsimd::fma(g, xh, load(beta + i)) - load(t + i)) * g;
+        gh.store_unaligned(out + i);
+        s_gh += gh;
+        s_ghxh = xsimd::fma(gh, xh, s_ghxh);
+    }
+    float mean_gh = hsum(s_gh), mean_ghxh = hsum(s_ghxh);
+    for (; i < n; ++i) {
+        const float xh = (z[i] - mu) * r;
+        const float gh = (std::fma(gamma[i], xh, beta[i]) - t[i]) * gamma[i];
+        out[i] = gh;
+        mean_gh += gh;
+        mean_ghxh += gh * xh;
+    }
+    mean_gh *= inv_n;
+    mean_ghxh *= inv_n;
+    const batch vg(mean_gh), vgx(mean_ghxh);
+    for (i = 0; i + W <= n; i += W) ((load(out + i) - vg - (load(z + i) - vmu) * vr * vgx) * vr).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = (out[i] - mean_gh - (z[i] - mu) * r * mean_ghxh) * r;
+}
+void ln_l2_grad_row_ref(const float* z, const float* t, const float* gamma, const float* beta, float* out, size_t n,
+                        float eps) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments_ref(z, n, eps, true, mu, r);
+    float mean_gh = 0, mean_ghxh = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const float xh = (z[i] - mu) * r;
+        const float gh = (gamma[i] * xh + beta[i] - t[i]) * gamma[i];
+        out[i] = gh;
+        mean_gh += gh;
+        mean_ghxh += gh * xh;
+    }
+    mean_gh /= static_cast<float>(n);
+    mean_ghxh /= static_cast<float>(n);
+    for (size_t i = 0; i < n; ++i) out[i] = (out[i] - mean_gh - (z[i] - mu) * r * mean_ghxh) * r;
+}
+
+void ln_l2_grad_vjp_row(const float* u, const float* z, const float* t, const float* gamma, const float* beta,
+                        float* dz, float* wg, float* dg, size_t n, float eps) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments(z, n, eps, true, mu, r);
+    const float inv_n = 1.0f / static_cast<float>(n);
+    const batch vmu(mu), vr(r);
+    // pass 1: mean(ĝ), m = mean(ĝ ẑ), mean(u), mean(u ẑ)
+    batch a_gh(0.0f), a_m(0.0f), a_u(0.0f), a_uxh(0.0f);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch g = load(gamma + i), xh = (load(z + i) - vmu) * vr, uu = load(u + i);
+        const batch gh = (xsimd::fma(g, xh, load(beta + i)) - load(t + i)) * g;
+        a_gh += gh;
+        a_m = xsimd::fma(gh, xh, a_m);
+        a_u += uu;
+        a_uxh = xsimd::fma(uu, xh, a_uxh);
+    }
+    float mean_gh = hsum(a_gh), m = hsum(a_m), mean_u = hsum(a_u), mu_uxh = hsum(a_uxh);
+    for (; i < n; ++i) {
+        const float xh = (z[i] - mu) * r;
+        const float gh = (std::fma(gamma[i], xh, beta[i]) - t[i]) * gamma[i];
+        mean_gh += gh;
+        m += gh * xh;
+        mean_u += u[i];
+        mu_uxh += u[i] * xh;
+    }
+    mean_gh *= inv_n, m *= inv_n, mean_u *= inv_n, mu_uxh *= inv_n;
+    // pass 2: Φ for u·Φ, w = J u, the γ outputs, and a (kept in dz) with its two means
+    const batch vgh(mean_gh), vm(m), vu(mean_u), vuxh(mu_uxh);
+    batch a_uphi(0.0f), a_a(0.0f), a_axh(0.0f);
+    for (i = 0; i + W <= n; i += W) {
+        const batch g = load(gamma + i), xh = (load(z + i) - vmu) * vr, uu = load(u + i);
+        const batch e = xsimd::fma(g, xh, load(beta + i)) - load(t + i);
+        const batch gh = e * g;
+        const batch phi = (gh - vgh - xh * vm) * vr;
+        a_uphi = xsimd::fma(uu, phi, a_uphi);
+        const batch w = (uu - vu - xh * vuxh) * vr;
+        const batch w_g = w * g;
+        w_g.store_unaligned(wg + i);
+        xsimd::fma(w, e, w_g * xh).store_unaligned(dg + i);
+        const batch a = g * g * w - (vm * uu + vuxh * gh) * vr;
+        a.store_unaligned(dz + i);
+        a_a += a;
+        a_axh = xsimd::fma(a, xh, a_axh);
+    }
+    float u_phi = hsum(a_uphi), mean_a = hsum(a_a), mean_axh = hsum(a_axh);
+    for (; i < n; ++i) {
+        const float xh = (z[i] - mu) * r;
+        const float e = std::fma(gamma[i], xh, beta[i]) - t[i];
+        const float gh = e * gamma[i];
+        u_phi += u[i] * ((gh - mean_gh - xh * m) * r);
+        const float w = (u[i] - mean_u - xh * mu_uxh) * r;
+        wg[i] = w * gamma[i];
+        dg[i] = std::fma(w, e, wg[i] * xh);
+        const float a = gamma[i] * gamma[i] * w - (m * u[i] + mu_uxh * gh) * r;
+        dz[i] = a;
+        mean_a += a;
+        mean_axh += a * xh;
+    }
+    mean_a *= inv_n, mean_axh *= inv_n;
+    // pass 3: dz = J a + dσ ẑ / n, dσ = −(u·Φ) r
+    const float dsig_n = -u_phi * r * inv_n;
+    const batch va(mean_a), vaxh(mean_axh), vds(dsig_n);
+    for (i = 0; i + W <= n; i += W) {
+        const batch xh = (load(z + i) - vmu) * vr;
+        xsimd::fma(vds, xh, (load(dz + i) - va - xh * vaxh) * vr).store_unaligned(dz + i);
+    }
+    for (; i < n; ++i) {
+        const float xh = (z[i] - mu) * r;
+        dz[i] = std::fma(dsig_n, xh, (dz[i] - mean_a - xh * mean_axh) * r);
+    }
+}
+void ln_l2_grad_vjp_row_ref(const float* u, const float* z, const float* t, const float* gamma, const float* beta,
+                            float* dz, float* wg, float* dg, size_t n, float eps) {
+    if (n == 0) return;
+    float mu, r;
+    row_moments_ref(z, n, eps, true, mu, r);
+    const float inv_d = 1.0f / static_cast<float>(n);
+    std::vector<float> xh(n), gh(n), w(n);
+    float mean_gh = 0, m = 0, mean_u = 0, mu_uxh = 0;
+    for (size_t i = 0; i < n; ++i) {
+        xh[i] = (z[i] - mu) * r;
+        gh[i] = (gamma[i] * xh[i] + beta[i] - t[i]) * gamma[i];
+        mean_gh += gh[i];
+        m += gh[i] * xh[i];
+        mean_u += u[i];
+        mu_uxh += u[i] * xh[i];
+    }
+    mean_gh *= inv_d, m *= inv_d, mean_u *= inv_d, mu_uxh *= inv_d;
+    float u_phi = 0, mean_a = 0, mean_axh = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const float phi = (gh[i] - mean_gh - xh[i] * m) * r;
+        u_phi += u[i] * phi;
+        w[i] = (u[i] - mean_u - xh[i] * mu_uxh) * r;
+        wg[i] = w[i] * gamma[i];
+        dg[i] = w[i] * (gamma[i] * xh[i] + beta[i] - t[i]) + wg[i] * xh[i];
+        const float a = gamma[i] * gamma[i] * w[i] - (m * u[i] + mu_uxh * gh[i]) * r;
+        dz[i] = a;  // a for now
+        mean_a += a;
+        mean_axh += a * xh[i];
+    }
+    mean_a *= inv_d, mean_axh *= inv_d;
+    const float dsig = -u_phi * r;
+    for (size_t i = 0; i < n; ++i) dz[i] = (dz[i] - mean_a - xh[i] * mean_axh) * r + dsig * xh[i] * inv_d;
 }
 
 // ---------------------------------------------------------------------------------------------

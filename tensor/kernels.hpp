@@ -135,6 +135,26 @@ void normalize_affine_row_ref(const float* x, float* out, size_t n, float eps, b
 void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, float eps, bool center);
 void normalize_row_vjp_ref(const float* x, const float* u, float* out, size_t n, float eps, bool center);
 
+// ---- SwiGLU's gate: out = silu(a) b, and its VJP for g: da = g b silu'(a), db = g silu(a) ----------
+// (the arithmetic of the unfused silu, mul and their rules, in the same order)
+void swiglu(const float* a, const float* b, float* out, size_t n);
+void swiglu_ref(const float* a, const float* b, float* out, size_t n);
+void swiglu_vjp(const float* a, const float* b, const float* g, float* da, float* db, size_t n);
+void swiglu_vjp_ref(const float* a, const float* b, const float* g, float* da, float* db, size_t n);
+
+// ---- TTT's inner loss Φ: LayerNorm fused with ½‖γ ⊙ ẑ + β − t‖², ẑ = normalize_row(z) (centred) ---
+// out = dΦ/dz = r (ĝ − mean(ĝ) − ẑ mean(ĝ ẑ)), ĝ = (γ ẑ + β − t) γ  (model/ttt_ops.cpp ln_fused_l2_grad)
+void ln_l2_grad_row(const float* z, const float* t, const float* gamma, const float* beta, float* out, size_t n,
+                    float eps);
+void ln_l2_grad_row_ref(const float* z, const float* t, const float* gamma, const float* beta, float* out, size_t n,
+                        float eps);
+// Its VJP for u = dL/d(out) (TTT_SPEC §1.6): dz, w ⊙ γ and w ⊙ e + w ⊙ γ ⊙ ẑ (n each), with
+// w = J u, e = γ ẑ + β − t. No output may alias an input.
+void ln_l2_grad_vjp_row(const float* u, const float* z, const float* t, const float* gamma, const float* beta,
+                        float* dz, float* wg, float* dg, size_t n, float eps);
+void ln_l2_grad_vjp_row_ref(const float* u, const float* z, const float* t, const float* gamma, const float* beta,
+                            float* dz, float* wg, float* dg, size_t n, float eps);
+
 // ---- rotary embedding of one row of interleaved pairs ------------------------------------------
 // x, out (2 * n_pairs); cos, sin (n_pairs):
 //   out[2j] = x[2j] cos[j] - x[2j+1] sin[j],  out[2j+1] = x[2j+1] cos[j] + x[2j] sin[j]

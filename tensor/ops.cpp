@@ -467,6 +467,35 @@ Tensor pow_scalar(const Tensor& x, float p) {
     return out;
 }
 
+Tensor swiglu(const Tensor& a, const Tensor& b) {
+    require_defined(a, "swiglu");
+    require_defined(b, "swiglu");
+    TT_CHECK(a.shape() == b.shape(), "swiglu: a " + a.shape().str() + " and b " + b.shape().str() + " differ");
+    Tensor out = Tensor::empty(a.shape());
+    const float *pa = a.data(), *pb = b.data();
+    float* po = out.data();
+    for_each_chunk(a.numel(), [&](int64_t i0, int64_t i1) { kernels::swiglu(pa + i0, pb + i0, po + i0, sz(i1 - i0)); });
+    return out;
+}
+
+Tensor swiglu_vjp(const Tensor& a, const Tensor& b, const Tensor& g) {
+    require_defined(a, "swiglu_vjp");
+    require_defined(b, "swiglu_vjp");
+    require_defined(g, "swiglu_vjp");
+    TT_CHECK(a.shape() == b.shape() && a.shape() == g.shape(),
+             "swiglu_vjp: a " + a.shape().str() + ", b " + b.shape().str() + " and g " + g.shape().str() + " differ");
+    Shape s{2};
+    for (int64_t d : a.shape()) s.push_back(d);
+    Tensor out = Tensor::empty(s);  // [da ; db]
+    const int64_t n = a.numel();
+    const float *pa = a.data(), *pb = b.data(), *pg = g.data();
+    float *da = out.data(), *db = out.data() + n;
+    for_each_chunk(n, [&](int64_t i0, int64_t i1) {
+        kernels::swiglu_vjp(pa + i0, pb + i0, pg + i0, da + i0, db + i0, sz(i1 - i0));
+    });
+    return out;
+}
+
 Tensor unary(UnaryOp op, const Tensor& x) {
     require_defined(x, "unary");
     Tensor out = Tensor::empty(x.shape());
@@ -575,13 +604,24 @@ Tensor normalize_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta
     require_defined(x, "normalize_affine");
     require_defined(gamma, "normalize_affine");
     const int64_t C = x.rank() > 0 ? x.dim(-1) : 0;
-    TT_CHECK(gamma.rank() == 1 && gamma.dim(0) == C && (!beta.defined() || beta.shape() == gamma.shape()),
+    // (G, 1, C) for x (..., G, K, C): one gamma row per group of K rows (TTT's per-head LayerNorm)
+    const bool per_group = gamma.rank() == 3 && x.rank() >= 3 && gamma.dim(0) == x.dim(-3) && gamma.dim(1) == 1 &&
+                           gamma.dim(2) == C;
+    TT_CHECK(((gamma.rank() == 1 && gamma.dim(0) == C) || per_group) && (!beta.defined() || beta.shape() == gamma.shape()),
              "normalize_affine: gamma " + gamma.shape().str() + (beta.defined() ? " and beta " + beta.shape().str() : "") +
-                 " must be (C) for x " + x.shape().str());
-    const float *pg = gamma.data(), *pb = beta.defined() ? beta.data() : nullptr;
-    return map_last_axis_rows(x, "normalize_affine", [eps, center, pg, pb](const float* in, float* out, size_t n) {
-        kernels::normalize_affine_row(in, out, n, eps, center, pg, pb);
+                 " must be (C) or (G,1,C) for x " + x.shape().str() + " (..., C) or (..., G, K, C)");
+    Tensor out = Tensor::empty(x.shape());
+    if (out.numel() == 0 || C == 0) return out;
+    const int64_t rows = x.numel() / C, K = per_group ? x.dim(-2) : 1, G = per_group ? gamma.dim(0) : 1;
+    const float *px = x.data(), *pg = gamma.data(), *pb = beta.defined() ? beta.data() : nullptr;
+    float* po = out.data();
+    parallel_for(rows, std::max<int64_t>(1, kGrain / (4 * C)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t p = (r / K) % G * C;  // this row's gamma / beta row
+            kernels::normalize_affine_row(px + r * C, po + r * C, sz(C), eps, center, pg + p, pb ? pb + p : nullptr);
+        }
     });
+    return out;
 }
 
 Tensor normalize_vjp(const Tensor& x, const Tensor& u, float eps, bool center) {

@@ -48,6 +48,10 @@ Tensor pow_scalar(const Tensor& x, float p);  // x^p elementwise (p = 2, 0.5, -1
 enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Relu, Square, Abs, Step /* x > 0 ? 1 : 0 */, Reciprocal,
                      Silu, SiluGrad };
 Tensor unary(UnaryOp op, const Tensor& x);
+// SwiGLU's gate silu(a) b for a, b of one shape, one pass; its VJP for g (same shape) as
+// [da ; db] stacked along a new leading axis, (2, ...shape): da = g b silu'(a), db = g silu(a).
+Tensor swiglu(const Tensor& a, const Tensor& b);
+Tensor swiglu_vjp(const Tensor& a, const Tensor& b, const Tensor& g);
 inline Tensor neg(const Tensor& x) { return unary(UnaryOp::Neg, x); }
 inline Tensor exp(const Tensor& x) { return unary(UnaryOp::Exp, x); }
 inline Tensor log(const Tensor& x) { return unary(UnaryOp::Log, x); }
@@ -84,7 +88,7 @@ Tensor softmax_xent_grad(const Tensor& x, const Tensor& lse, const IntTensor& ta
 // center = false: out = x * r,           r = 1 / sqrt(mean(x^2) + eps)           (RMSNorm, no weight)
 Tensor normalize(const Tensor& x, float eps, bool center);
 // normalize(x) * gamma + beta in one pass (LayerNorm, or RMSNorm's weight with beta undefined):
-// gamma, beta (C) for x (..., C).
+// gamma, beta (C) for x (..., C), or (G, 1, C) for x (..., G, K, C): one row per group of K rows.
 Tensor normalize_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, bool center);
 // Its vector-Jacobian product: u (same shape as x) -> d<u, normalize(x)>/dx
 //   = r (u - [mean(u)] - xhat mean(u xhat)),  xhat = normalize(x), [mean(u)] only when centred.

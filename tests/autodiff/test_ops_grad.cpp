@@ -154,6 +154,9 @@ TEST_SUITE("autodiff/ops") {
         tt::testing::check_same_function(
             "silu", [](Vs v) { return silu(v[0]); }, [](Vs v) { return mul(v[0], sigmoid(v[0])); }, x);
         tt::testing::check_same_function(
+            "swiglu", [](Vs v) { return swiglu(v[0], v[1]); }, [](Vs v) { return mul(silu(v[0]), v[1]); },
+            {x[0], rand_input({4, 9}, 82)});
+        tt::testing::check_same_function(
             "layer_normalize", [](Vs v) { return layer_normalize(v[0], 1e-5f); },
             [](Vs v) {
                 Var xc = sub(v[0], mean(v[0], -1, true));
@@ -167,6 +170,11 @@ TEST_SUITE("autodiff/ops") {
         tt::testing::check_same_function(
             "layer_normalize affine", [](Vs v) { return layer_normalize(v[0], 1e-5f, v[1], v[2]); },
             [](Vs v) { return add(mul(layer_normalize(v[0], 1e-5f), v[1]), v[2]); }, xgb);
+        // per group of rows: (G,1,C) against (..., G, K, C), the TTT layer's per-head LayerNorm
+        const std::vector<Tensor> xgb3 = {rand_input({2, 3, 4, 5}, 79), rand_input({3, 1, 5}, 80), rand_input({3, 1, 5}, 81)};
+        tt::testing::check_same_function(
+            "layer_normalize affine per group", [](Vs v) { return layer_normalize(v[0], 1e-5f, v[1], v[2]); },
+            [](Vs v) { return add(mul(layer_normalize(v[0], 1e-5f), v[1]), v[2]); }, xgb3);
         tt::testing::check_same_function(
             "rms_normalize affine", [](Vs v) { return rms_normalize(v[0], 1e-5f, v[1]); },
             [](Vs v) { return mul(rms_normalize(v[0], 1e-5f), v[1]); }, {x[0], xgb[1]});

@@ -380,6 +380,44 @@ TEST_CASE("normalize rows and their vector-Jacobian products match their referen
     }
 }
 
+TEST_CASE("SwiGLU's gate and its VJP match their references") {
+    tt::Rng rng(13);
+    for (std::size_t n : tail_lengths()) {
+        CAPTURE(n);
+        const Vec a = random_normal(n, rng, 3.0f), b = random_normal(n, rng), g = random_normal(n, rng);
+        Vec got(n), want(n);
+        K::swiglu(a.data(), b.data(), got.data(), n);
+        K::swiglu_ref(a.data(), b.data(), want.data(), n);
+        check_close(got, want, 1e-5, "swiglu");
+        Vec da(n), db(n), da_ref(n), db_ref(n);
+        K::swiglu_vjp(a.data(), b.data(), g.data(), da.data(), db.data(), n);
+        K::swiglu_vjp_ref(a.data(), b.data(), g.data(), da_ref.data(), db_ref.data(), n);
+        check_close(da, da_ref, 1e-5, "swiglu_vjp da");
+        check_close(db, db_ref, 1e-5, "swiglu_vjp db");
+    }
+}
+
+TEST_CASE("TTT's fused LayerNorm-L2 gradient and its VJP match their references") {
+    tt::Rng rng(12);
+    for (std::size_t n : tail_lengths()) {
+        CAPTURE(n);
+        const Vec z = random_normal(n, rng, 3.0f), t = random_normal(n, rng), gamma = random_normal(n, rng),
+                  beta = random_normal(n, rng), u = random_normal(n, rng);
+        Vec got(n), want(n);
+        K::ln_l2_grad_row(z.data(), t.data(), gamma.data(), beta.data(), got.data(), n, 1e-6f);
+        K::ln_l2_grad_row_ref(z.data(), t.data(), gamma.data(), beta.data(), want.data(), n, 1e-6f);
+        check_close(got, want, 1e-4, "ln_l2_grad_row");
+        Vec dz(n), wg(n), dg(n), dz_ref(n), wg_ref(n), dg_ref(n);
+        K::ln_l2_grad_vjp_row(u.data(), z.data(), t.data(), gamma.data(), beta.data(), dz.data(), wg.data(), dg.data(), n,
+                              1e-6f);
+        K::ln_l2_grad_vjp_row_ref(u.data(), z.data(), t.data(), gamma.data(), beta.data(), dz_ref.data(), wg_ref.data(),
+                                  dg_ref.data(), n, 1e-6f);
+        check_close(dz, dz_ref, 1e-4, "ln_l2_grad_vjp_row dz");
+        check_close(wg, wg_ref, 1e-4, "ln_l2_grad_vjp_row w*gamma");
+        check_close(dg, dg_ref, 1e-4, "ln_l2_grad_vjp_row dgamma");
+    }
+}
+
 TEST_CASE("rope on interleaved pairs matches its reference") {
     tt::Rng rng(10);
     for (std::size_t pairs : tail_lengths()) {

@@ -169,6 +169,26 @@ EvalOptions eval_options(const cxxopts::ParseResult& a) {
     return e;
 }
 
+std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, int argc, char** argv, int& exit_code) {
+    cxxopts::ParseResult args;
+    try {
+        args = options.parse(argc, argv);
+    } catch (const cxxopts::exceptions::exception& e) {
+        exit_code = usage_error(options, e.what());
+        return std::nullopt;
+    }
+    if (args.count("help")) {
+        std::cout << options.help() << "\n";
+        exit_code = 0;
+        return std::nullopt;
+    }
+    if (!args.unmatched().empty()) {
+        exit_code = usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
+        return std::nullopt;
+    }
+    return args;
+}
+
 int usage_error(const cxxopts::Options& options, const std::string& message) {
     std::cerr << "error: " << message << "\n\n" << options.help() << "\n";
     return 2;

@@ -5,6 +5,7 @@
 
 #include <cxxopts.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "apps/runner.hpp"
@@ -23,6 +24,9 @@ int positive(const cxxopts::ParseResult& args, const std::string& flag);
 int non_negative(const cxxopts::ParseResult& args, const std::string& flag);
 
 int usage_error(const cxxopts::Options& options, const std::string& message);  // returns 2
+// Parses the command line. Returns the flags, or nullopt with `exit_code` set when main should
+// return at once: --help printed (0), or a parse error / unexpected argument reported (2).
+std::optional<cxxopts::ParseResult> parse_flags(cxxopts::Options& options, int argc, char** argv, int& exit_code);
 int run_reporting_errors(const std::function<void()>& body);                    // 0 or 1
 
 }  // namespace tt::app

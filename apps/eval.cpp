@@ -31,17 +31,10 @@ int main(int argc, char** argv) {
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("h,help", "print this help");
     add_eval_flags(options);
-    cxxopts::ParseResult args;
-    try {
-        args = options.parse(argc, argv);
-    } catch (const cxxopts::exceptions::exception& e) {
-        return usage_error(options, e.what());
-    }
-    if (args.count("help")) {
-        std::cout << options.help() << "\n";
-        return 0;
-    }
-    if (!args.unmatched().empty()) return usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
+    int exit_code = 0;
+    std::optional<cxxopts::ParseResult> parsed = parse_flags(options, argc, argv, exit_code);
+    if (!parsed) return exit_code;
+    const cxxopts::ParseResult& args = *parsed;
     if (!args.count("run")) return usage_error(options, "--run is required");
     std::string part = args["part"].as<std::string>();
     if (part != "test" && part != "valid") return usage_error(options, "--part must be test or valid");

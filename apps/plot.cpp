@@ -51,17 +51,10 @@ int main(int argc, char** argv) {
         ("title", "chart title (default: one naming the runs or the metric)", cxxopts::value<std::string>()->default_value(""))
         ("h,help", "print this help");
     options.parse_positional({"command"});
-    cxxopts::ParseResult args;
-    try {
-        args = options.parse(argc, argv);
-    } catch (const cxxopts::exceptions::exception& e) {
-        return usage_error(options, e.what());
-    }
-    if (args.count("help")) {
-        std::cout << options.help() << "\n";
-        return 0;
-    }
-    if (!args.unmatched().empty()) return usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
+    int exit_code = 0;
+    std::optional<cxxopts::ParseResult> parsed = parse_flags(options, argc, argv, exit_code);
+    if (!parsed) return exit_code;
+    const cxxopts::ParseResult& args = *parsed;
 
     std::string command, out;
     std::vector<std::string> runs, labels;

@@ -121,17 +121,10 @@ int main(int argc, char** argv) {
          cxxopts::value<std::string>()->default_value("ttt4rec,ttt4rec-linear,ttt4rec-mamba,ttt4rec-fe,gru4rec,sasrec"))
         ("bench-items", "items of the models of --bench without --run", cxxopts::value<int>()->default_value("12101"))
         ("h,help", "print this help");
-    cxxopts::ParseResult args;
-    try {
-        args = options.parse(argc, argv);
-    } catch (const cxxopts::exceptions::exception& e) {
-        return usage_error(options, e.what());
-    }
-    if (args.count("help")) {
-        std::cout << options.help() << "\n";
-        return 0;
-    }
-    if (!args.unmatched().empty()) return usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
+    int exit_code = 0;
+    std::optional<cxxopts::ParseResult> parsed = parse_flags(options, argc, argv, exit_code);
+    if (!parsed) return exit_code;
+    const cxxopts::ParseResult& args = *parsed;
 
     const bool bench = args.count("bench") > 0;
     const std::string run_dir = args.count("run") ? args["run"].as<std::string>() : "";

@@ -42,17 +42,10 @@ int main(int argc, char** argv) {
         ("h,help", "print this help");
     add_eval_flags(options);
 
-    cxxopts::ParseResult args;
-    try {
-        args = options.parse(argc, argv);
-    } catch (const cxxopts::exceptions::exception& e) {
-        return usage_error(options, e.what());
-    }
-    if (args.count("help")) {
-        std::cout << options.help() << "\n";
-        return 0;
-    }
-    if (!args.unmatched().empty()) return usage_error(options, "unexpected argument '" + args.unmatched()[0] + "'");
+    int exit_code = 0;
+    std::optional<cxxopts::ParseResult> parsed = parse_flags(options, argc, argv, exit_code);
+    if (!parsed) return exit_code;
+    const cxxopts::ParseResult& args = *parsed;
 
     if (!args["resume"].as<std::string>().empty()) {
         std::string dir = args["resume"].as<std::string>();

@@ -281,7 +281,7 @@ private:
 class TTT4RecFE final : public Recommender {
 public:
     TTT4RecFE(const RecConfig& c, Rng& rng)
-        : Recommender(c), seq_norm_(c.dim), ttt_(ttt_config(c, true), rng), final_norm_(c.dim),
+        : Recommender(c), emb_dropout_(c.dropout), seq_norm_(c.dim), ttt_(ttt_config(c, true), rng), final_norm_(c.dim),
           target_fc1_(c.dim, c.dim, rng), target_fc2_(c.dim, c.dim, rng) {
         item_emb_ = std::make_unique<Embedding>(c.n_items + 1, c.dim, rng, c.init_range);
         // StackedDense in S4 initialises with xavier_uniform: U(±sqrt(6 / (in + out))).
@@ -290,8 +290,10 @@ public:
         target_fc2_.weight.mutable_value() = Tensor::uniform(Shape{c.dim, c.dim}, rng, -a, a);
     }
 
-    Var encode(const IntTensor& items, const Ctx&) const override {
-        Var x = item_emb_->forward(items);                     // (B, T, C)
+    Var encode(const IntTensor& items, const Ctx& ctx) const override {
+        // The published model has no dropout (--dropout 0, its default); with --dropout p > 0 the
+        // embedded sequence gets the same dropout as TTT4Rec's and SASRec's inputs.
+        Var x = emb_dropout_.forward(item_emb_->forward(items), ctx);  // (B, T, C)
         return final_norm_.forward(ttt_.forward(seq_norm_.forward(x)));  // no residual, no FFN
     }
 
@@ -326,6 +328,7 @@ public:
     void disable_ttt() override { ttt_.cfg.base_lr = 0.0f; }
 
 private:
+    Dropout emb_dropout_;  // identity at the published dropout 0
     RMSNorm seq_norm_;
     TTTLayer ttt_;
     RMSNorm final_norm_;

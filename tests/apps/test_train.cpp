@@ -177,6 +177,28 @@ TEST_SUITE("apps/train") {
         for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
     }
 
+    TEST_CASE("--dropout acts on every model in training, and never in evaluation") {
+        // A flag that a model silently ignores would make an ablation report nothing (ttt4rec-fe,
+        // whose published dropout is 0, once had no dropout layer at all).
+        for (const std::string name : {"ttt4rec", "ttt4rec-fe", "sasrec", "gru4rec"}) {
+            CAPTURE(name);
+            for (float p : {0.0f, 0.5f}) {
+                model::RecConfig c = model::default_config(name);
+                c.n_items = 30, c.dim = 8, c.heads = 2, c.ffn_hidden = 8, c.gru_hidden = 8, c.max_len = 6, c.mini_batch = 3;
+                c.dropout = p;
+                Rng init(3);
+                auto m = model::make_recommender(c, init);
+                IntTensor items(Shape{2, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+                Rng drop(5);
+                Tensor train = m->encode(items, model::Ctx{.training = true, .rng = &drop}).value();
+                Tensor eval = m->encode(items, model::Ctx{}).value();
+                bool same = true;
+                for (int64_t i = 0; i < train.numel(); ++i) same &= train.data()[i] == eval.data()[i];
+                CHECK(same == (p == 0.0f));
+            }
+        }
+    }
+
     TEST_CASE("bad configurations fail with a clear message") {
         TrainOptions o = small_run("ttt4rec", temp_dir("bad"));
         o.model.heads = 3;  // 32 is not divisible by 3

@@ -13,22 +13,6 @@ namespace tt::data {
 
 namespace fs = std::filesystem;
 
-uint64_t checksum64(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    uint64_t h = 0xcbf29ce484222325ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        std::memcpy(&w, p, 8);
-        h = (h ^ w) * 0x100000001b3ull;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    while (n--) h = (h ^ *p++) * 0x100000001b3ull;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 31);
-}
-
 namespace {
 
 constexpr char kMagic[8] = {'T', 'T', 'R', 'C', 'A', 'C', 'H', 'E'};

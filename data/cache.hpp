@@ -15,6 +15,7 @@
 #include <string>
 
 #include "data/dataset.hpp"
+#include "tensor/checksum.hpp"  // tt::checksum64, of the payload
 
 namespace tt::data {
 
@@ -33,7 +34,7 @@ struct CacheHeader {
     uint32_t has_timestamps;
     uint32_t reserved;
     uint64_t payload_size;    // bytes after the header
-    uint64_t payload_checksum;  // checksum64 of the payload
+    uint64_t payload_checksum;  // tt::checksum64 of the payload
 };
 
 // Where the cache of these options lives (directory resolved as documented in LoadOptions).
@@ -48,8 +49,5 @@ std::optional<Dataset> decode_cache(std::string_view bytes, const LoadOptions& o
 
 // Writes atomically; returns false with `why` on failure (a failed cache write never fails a load).
 bool write_cache(const LoadOptions& opt, const Dataset& ds, std::string* why);
-
-// 64-bit checksum of a byte range (word-at-a-time multiply-xor; not cryptographic).
-uint64_t checksum64(const void* data, std::size_t n);
 
 }  // namespace tt::data

@@ -14,6 +14,8 @@
 #include <set>
 #include <sstream>
 
+#include "tensor/checksum.hpp"
+
 namespace tt::model {
 
 namespace {
@@ -32,22 +34,8 @@ std::string errno_text() { return std::strerror(errno); }
 constexpr const char* kChecksumKey = "tttrec_checksum";
 constexpr const char* kChecksumZeros = "0000000000000000";
 
-// 64-bit hash of a byte range, 8 bytes at a time (multiply-xor; detects any single flipped bit,
-// not meant against deliberate forgery).
-uint64_t hash_bytes(const char* p, std::size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        std::memcpy(&w, p, 8);
-        h = (h ^ w) * 0x100000001B3ull;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    while (n--) h = (h ^ static_cast<unsigned char>(*p++)) * 0x100000001B3ull;
-    h *= 0xBF58476D1CE4E5B9ull;
-    return h ^ (h >> 31);
-}
+// 64-bit hash of a byte range: the project's checksum (tensor/checksum.hpp) with the checkpoints' seed.
+uint64_t hash_bytes(const char* p, std::size_t n) { return tt::checksum64(p, n, kCheckpointChecksumSeed); }
 
 uint64_t file_checksum(const std::string& header_with_zeros, const char* data, std::size_t n) {
     return hash_bytes(header_with_zeros.data(), header_with_zeros.size()) * 0x9E3779B97F4A7C15ull ^ hash_bytes(data, n);

@@ -34,6 +34,22 @@ void check_rejected(const std::string& bin, const std::vector<Case>& cases) {
     }
 }
 
+// A tiny SASRec on synthetic data, for a finished run directory.
+TrainOptions tiny_run(const std::string& out_dir, int64_t users, int epochs) {
+    TrainOptions o;
+    o.model = model::default_config("sasrec");
+    o.model.dim = 8;
+    o.model.heads = 2;
+    o.model.ffn_hidden = 8;
+    o.model.max_len = 8;
+    o.data.synthetic_users = users;
+    o.epochs = epochs;
+    o.threads = 1;
+    o.quiet = true;
+    o.out_dir = out_dir;
+    return o;
+}
+
 }  // namespace
 
 TEST_SUITE("apps/cli") {
@@ -50,18 +66,8 @@ TEST_SUITE("apps/cli") {
         std::ofstream(file) << "x\n";
 
         // A finished run for eval (and for train --resume).
-        TrainOptions o;
-        o.model = model::default_config("sasrec");
-        o.model.dim = 8;
-        o.model.heads = 2;
-        o.model.ffn_hidden = 8;
-        o.model.max_len = 8;
-        o.data.synthetic_users = 50;
-        o.epochs = 1;
-        o.threads = 1;
-        o.quiet = true;
+        TrainOptions o = tiny_run((dir / "run").string(), 50, 1);
         o.eval.ks = {5, 10};
-        o.out_dir = (dir / "run").string();
         std::ostringstream log;
         train(o, log);
         const std::string run = o.out_dir;
@@ -138,20 +144,10 @@ TEST_SUITE("apps/cli") {
         }
         const fs::path dir = fs::temp_directory_path() / ("tttrec-eval-protocol-" + std::to_string(::getpid()));
         fs::remove_all(dir);
-        TrainOptions o;
-        o.model = model::default_config("sasrec");
-        o.model.dim = 8;
-        o.model.heads = 2;
-        o.model.ffn_hidden = 8;
-        o.model.max_len = 8;
-        o.data.synthetic_users = 80;
-        o.epochs = 2;
-        o.threads = 1;
-        o.quiet = true;
+        TrainOptions o = tiny_run((dir / "run").string(), 80, 2);
         o.eval.ks = {3, 7};
         o.metric = "NDCG@7";
         o.eval.mask_history = true;
-        o.out_dir = (dir / "run").string();
         std::ostringstream log;
         const json printed = train(o, log);
 

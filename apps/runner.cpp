@@ -343,13 +343,18 @@ TrainOptions read_run_config(const std::string& dir) {
 
 json train(const TrainOptions& opt, std::ostream& log) { return run_training(opt, log, ""); }
 
-json resume(const std::string& dir, std::ostream& log, int crash_after_epoch, int epochs) {
+json resume(const std::string& dir, std::ostream& log, int crash_after_epoch, int epochs, int patience) {
     TrainOptions opt = read_run_config(dir);
+    bool changed = false;
     if (epochs > 0 && epochs != opt.epochs) {
         log << "the run's epochs: " << opt.epochs << " -> " << epochs << " (config.json updated)\n";
-        opt.epochs = epochs;
-        write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
+        opt.epochs = epochs, changed = true;
     }
+    if (patience >= 0 && patience != opt.patience) {
+        log << "the run's patience: " << opt.patience << " -> " << patience << " (config.json updated)\n";
+        opt.patience = patience, changed = true;
+    }
+    if (changed) write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
     opt.out_dir = dir;
     opt.crash_after_epoch = crash_after_epoch;
     // "<file>.tmp.<pid>" of a run-directory file: a write that a kill interrupted (never read).

@@ -84,8 +84,10 @@ json train(const TrainOptions& opt, std::ostream& log);
 // config.json. Temporary files left by a write that was killed midway are removed.
 // epochs > 0 changes the run's total number of epochs (written into its config.json first): a run
 // that stopped at its --epochs cap can be extended, and ends exactly as if it had been started with
-// that many (the learning-rate schedule does not depend on the total). An early stop stays final.
-json resume(const std::string& dir, std::ostream& log, int crash_after_epoch = 0, int epochs = 0);
+// that many (the learning-rate schedule does not depend on the total). patience >= 0 likewise
+// changes the early-stopping patience: a run that stopped early while its validation metric was
+// still creeping up continues exactly as if it had been started with the larger patience.
+json resume(const std::string& dir, std::ostream& log, int crash_after_epoch = 0, int epochs = 0, int patience = -1);
 
 // Metrics of `model` on `examples` (full ranking, plus sampled metrics when eval.sampled_negatives).
 json evaluate(const model::Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,

@@ -4,6 +4,7 @@
 //   train --data ../shared/data/amazon-beauty/Beauty.txt --model sasrec --loss ce --out runs/sasrec
 //   train --resume runs/sasrec              # continue after a crash, from the last finished epoch
 //   train --resume runs/sasrec --epochs 100 # extend a run that stopped at its --epochs cap
+//   train --resume runs/sasrec --patience 10 # continue a run that stopped early, with more patience
 //
 // Flags are parsed here into TrainOptions; everything else is apps/runner.cpp. Exit codes: 0 ok,
 // 1 a failure while running (bad data file, diverged training, unwritable output), 2 bad flags.
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("max-steps", "cap on steps per epoch (0 = whole epochs)", cxxopts::value<int64_t>()->default_value("0"))
         ("o,out", "output directory", cxxopts::value<std::string>()->default_value("runs/default"))
-        ("resume", "continue the interrupted run in this output directory (its config.json sets everything else; with --epochs N, the run is extended to N epochs in total)",
+        ("resume", "continue the interrupted run in this output directory (its config.json sets everything else; with --epochs N, the run is extended to N epochs in total; with --patience P, an early stop is reconsidered with patience P)",
          cxxopts::value<std::string>()->default_value(""))
         ("q,quiet", "no progress output")
         ("h,help", "print this help");
@@ -51,20 +52,26 @@ int main(int argc, char** argv) {
         std::string dir = args["resume"].as<std::string>();
         bool quiet = args.count("quiet") > 0;
         // Everything else comes from the run's config.json: a flag here would be silently ignored.
-        // --epochs is the exception: it extends (or shortens) the run and is written into config.json.
+        // --epochs and --patience are the exceptions: they extend (or shorten) the run and are
+        // written into config.json.
         for (const auto& kv : args.arguments())
-            if (kv.key() != "resume" && kv.key() != "quiet" && kv.key() != "epochs")
+            if (kv.key() != "resume" && kv.key() != "quiet" && kv.key() != "epochs" && kv.key() != "patience")
                 return usage_error(options, "--" + kv.key() + " cannot be combined with --resume (the run's config.json sets it)");
         int epochs = 0;
         if (args.count("epochs")) {
             epochs = args["epochs"].as<int>();
             if (epochs <= 0) return usage_error(options, "--epochs must be positive, got " + std::to_string(epochs));
         }
+        int patience = -1;
+        if (args.count("patience")) {
+            patience = args["patience"].as<int>();
+            if (patience < 0) return usage_error(options, "--patience must be non-negative, got " + std::to_string(patience));
+        }
         if (!std::filesystem::is_regular_file(dir + "/config.json"))
             return usage_error(options, "--resume " + dir + ": no config.json there (not a run directory written by train)");
         return run_reporting_errors([&] {
             std::ostringstream sink;
-            json result = resume(dir, quiet ? static_cast<std::ostream&>(sink) : std::cerr, 0, epochs);
+            json result = resume(dir, quiet ? static_cast<std::ostream&>(sink) : std::cerr, 0, epochs, patience);
             std::cout << result.dump() << std::endl;
         });
     }

@@ -107,6 +107,7 @@ TEST_SUITE("apps/cli") {
             {{"--resume", "/nonexistent/run"}, "--resume /nonexistent/run: no config.json there"},
             {{"--resume", run, "--lr", "0.1"}, "--lr cannot be combined with --resume"},
             {{"--resume", run, "--epochs", "0"}, "--epochs must be positive"},
+            {{"--resume", run, "--patience", "-1"}, "--patience must be non-negative"},
             {with_small({"--ks", "10,100000"}), "--ks: K=100000 outside [1, "},  // refuted by the data: after loading
         });
         check_rejected(eval_bin, {

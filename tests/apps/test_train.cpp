@@ -177,6 +177,29 @@ TEST_SUITE("apps/train") {
         for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
     }
 
+    TEST_CASE("a run that stopped early, resumed with a larger --patience, ends as a run started with it") {
+        TrainOptions o = small_run("sasrec", temp_dir("patient"));
+        o.epochs = 8;
+        o.patience = 8;  // never stops early: the epoch cap ends it
+        o.lr = 1e-1f;    // a large step, so that validation NDCG@10 does not rise every epoch
+        o.threads = 1;
+        std::ostringstream log;
+        json patient = train(o, log);
+
+        TrainOptions hasty = o;
+        hasty.out_dir = temp_dir("hasty-then-patient");
+        hasty.patience = 0;  // stops at the first epoch that does not improve
+        train(hasty, log);
+        REQUIRE(epoch_losses(hasty.out_dir).size() < 8);  // it did stop early (else this test shows nothing)
+        json continued = resume(hasty.out_dir, log, 0, 0, 8);
+        CHECK(continued["test"] == patient["test"]);
+        CHECK(continued["best_epoch"] == patient["best_epoch"]);
+        CHECK(load_run(hasty.out_dir).options.patience == 8);
+        std::vector<double> a = epoch_losses(o.out_dir), b = epoch_losses(hasty.out_dir);
+        REQUIRE(b.size() == a.size());
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
+    }
+
     TEST_CASE("--dropout acts on every model in training, and never in evaluation") {
         // A flag that a model silently ignores would make an ablation report nothing (ttt4rec-fe,
         // whose published dropout is 0, once had no dropout layer at all).

@@ -25,8 +25,15 @@ for t in "${targets[@]}"; do
   echo "=== $t: ${secs}s"
   # Readers see text files: 1 KB inputs are enough to reach every branch and keep runs fast.
   max_len=1024; case $t in cache|safetensors) max_len=4096 ;; esac
+  # Every line gets the seconds since start, so the log shows when coverage last grew: a target
+  # has reached its plateau when the last new edge came early in a long run.
+  log="$build/fuzz-$t.log"
   nice -n 10 "$bin" -max_total_time="$secs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
-    "$found" "$corpus" 2>&1 | grep -E '^#[0-9]+.*(INITED|DONE)|^stat::|ERROR|SUMMARY|Test unit written' | tail -n 12 || true
+    "$found" "$corpus" 2>&1 | perl -ne 'BEGIN { $| = 1; $t0 = time } print time - $t0, "s ", $_' > "$log" || true
+  grep -E '^[0-9]+s #[0-9]+.*(INITED|DONE)|stat::|ERROR|SUMMARY|Test unit written' "$log" | tail -n 12 || true
+  # The last line whose edge count (cov:) went up: its time and execution number.
+  perl -ne 'if (/^(\d+)s #(\d+)\s+(?:NEW|REDUCE|INITED)\s+cov: (\d+)/) { if ($3 > $c) { ($c, $s, $n) = ($3, $1, $2) } }
+            END { print "last new edge: cov $c at ${s}s, execution #$n\n" if defined $c }' "$log"
   merged=$(mktemp -d)
   # -use_counters=0: keep one input per new edge, not per hit count (the corpus stays small).
   "$bin" -merge=1 -use_counters=0 "$merged" "$corpus" "$found" 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files' || true

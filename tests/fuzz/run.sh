@@ -28,15 +28,21 @@ for t in "${targets[@]}"; do
   # Every line gets the seconds since start, so the log shows when coverage last grew: a target
   # has reached its plateau when the last new edge came early in a long run.
   log="$build/fuzz-$t.log"
-  nice -n 10 "$bin" -max_total_time="$secs" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
-    "$found" "$corpus" 2>&1 | perl -ne 'BEGIN { $| = 1; $t0 = time } print time - $t0, "s ", $_' > "$log" || true
+  # auto detects the format and then runs that reader: its coverage is the union of the readers',
+  # so it starts from (and merges in) every reader's corpus instead of rediscovering each format.
+  seeds=("$corpus")
+  [ "$t" = auto ] && for r in pairs sequences ml-100k ml-dat csv inter; do seeds+=("$here/corpus/$r"); done
+  # Dictionaries of the tokens the parsers compare against (header keys, column names).
+  dict=(); case $t in safetensors) dict=(-dict="$here/safetensors.dict") ;; csv|inter|auto) dict=(-dict="$here/header.dict") ;; esac
+  nice -n 10 "$bin" -max_total_time="$secs" -max_len="$max_len" -timeout=10 -print_final_stats=1 "${dict[@]}" \
+    "$found" "${seeds[@]}" 2>&1 | perl -ne 'BEGIN { $| = 1; $t0 = time } print time - $t0, "s ", $_' > "$log" || true
   grep -E '^[0-9]+s #[0-9]+.*(INITED|DONE)|stat::|ERROR|SUMMARY|Test unit written' "$log" | tail -n 12 || true
   # The last line whose edge count (cov:) went up: its time and execution number.
   perl -ne 'if (/^(\d+)s #(\d+)\s+(?:NEW|REDUCE|INITED)\s+cov: (\d+)/) { if ($3 > $c) { ($c, $s, $n) = ($3, $1, $2) } }
             END { print "last new edge: cov $c at ${s}s, execution #$n\n" if defined $c }' "$log"
   merged=$(mktemp -d)
   # -use_counters=0: keep one input per new edge, not per hit count (the corpus stays small).
-  "$bin" -merge=1 -use_counters=0 "$merged" "$corpus" "$found" 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files' || true
+  "$bin" -merge=1 -use_counters=0 "$merged" "${seeds[@]}" "$found" 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files' || true
   # Keep the hand-named regression inputs (regression-*) whatever the merge says.
   cp "$corpus"/regression-* "$merged"/ 2>/dev/null || true
   rm -rf "$corpus" && mv "$merged" "$corpus" && chmod 755 "$corpus"

@@ -42,7 +42,7 @@ uint64_t options_key(const LoadOptions& opt) {
     add(std::to_string(static_cast<int>(opt.repeats)));
     add(std::to_string(opt.min_user_interactions)), add(std::to_string(opt.min_item_interactions));
     add(opt.skip_bad_lines ? "skip" : "strict");
-    return checksum64(k.data(), k.size());
+    return checksum64(k.data(), k.size(), kCacheChecksumSeed);
 }
 
 bool source_stamp(const std::string& path, uint64_t& size, int64_t& mtime) {
@@ -141,7 +141,7 @@ std::optional<Dataset> decode_cache(std::string_view buf, const LoadOptions& opt
     if (!source_stamp(opt.path, size, mtime)) throw DataError(opt.path + ": cannot open: no such file");
     if (size != h.source_size || mtime != h.source_mtime) return fail("stale (source file changed): rebuilt");
     if (h.payload_size != buf.size() - sizeof h) return fail("corrupt (truncated payload): rebuilt");
-    if (checksum64(buf.data() + sizeof h, buf.size() - sizeof h) != h.payload_checksum)
+    if (checksum64(buf.data() + sizeof h, buf.size() - sizeof h, kCacheChecksumSeed) != h.payload_checksum)
         return fail("corrupt (checksum mismatch): rebuilt");
 
     In in{buf.data() + sizeof h, buf.data() + buf.size()};
@@ -220,7 +220,7 @@ bool write_cache(const LoadOptions& opt, const Dataset& ds, std::string* why) {
     out.pod(static_cast<int32_t>(r.kcore_rounds));
     out.pod(r.single_interaction_users);
     h.payload_size = out.b.size();
-    h.payload_checksum = checksum64(out.b.data(), out.b.size());
+    h.payload_checksum = checksum64(out.b.data(), out.b.size(), kCacheChecksumSeed);
 
     // Atomic: a reader sees the old file or the complete new one, never a half-written cache.
     std::string path = cache_path_for(opt);

@@ -11,11 +11,11 @@
 namespace tt {
 
 // `seed`: caches and checkpoints have each used their own since their first version; keeping them
-// keeps every file written so far readable.
+// keeps every file written so far readable. No default: each caller names whose checksum it is.
 inline constexpr uint64_t kCacheChecksumSeed = 0xcbf29ce484222325ull;
 inline constexpr uint64_t kCheckpointChecksumSeed = 0x9E3779B97F4A7C15ull;
 
-inline uint64_t checksum64(const void* data, std::size_t n, uint64_t seed = kCacheChecksumSeed) {
+inline uint64_t checksum64(const void* data, std::size_t n, uint64_t seed) {
     const auto* p = static_cast<const unsigned char*>(data);
     uint64_t h = seed ^ n;
     while (n >= 8) {

@@ -36,7 +36,7 @@ CacheHeader header_of(const std::string& bytes) {
 // that passes every check up to the payload's own consistency.
 std::string with_header(std::string bytes, CacheHeader h) {
     h.payload_size = bytes.size() - sizeof h;
-    h.payload_checksum = tt::checksum64(bytes.data() + sizeof h, bytes.size() - sizeof h);
+    h.payload_checksum = tt::checksum64(bytes.data() + sizeof h, bytes.size() - sizeof h, tt::kCacheChecksumSeed);
     std::memcpy(bytes.data(), &h, sizeof h);
     return bytes;
 }

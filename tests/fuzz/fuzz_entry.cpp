@@ -113,7 +113,7 @@ void cache(const uint8_t* data, std::size_t size) {
         h.options_key = ref.header.options_key;
         h.source_size = ref.header.source_size;
         h.source_mtime = ref.header.source_mtime;
-        if ((h.reserved & 1) == 0) h.payload_checksum = tt::checksum64(bytes.data() + sizeof h, bytes.size() - sizeof h);
+        if ((h.reserved & 1) == 0) h.payload_checksum = tt::checksum64(bytes.data() + sizeof h, bytes.size() - sizeof h, tt::kCacheChecksumSeed);
         std::memcpy(bytes.data(), &h, sizeof h);
     }
     std::string why;

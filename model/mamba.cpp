@@ -81,9 +81,11 @@ Var MambaBlock::forward_step(const Var& x, MambaState& st, MambaTrace* trace) co
     Var A = neg(exp(A_log));                               // (I,N)
     ScanOut s = selective_scan(u, delta, A, Bm, Cm, D, st.h, cfg.scan_chunk);
     Var o = swiglu(z, s.y);                                // SiLU(z) ⊙ y, (B,T',I)
-    st.conv = conv1d.next_history(xs, st.conv);            // (B,K−1,I)
+    const int64_t T = x.shape()[1], K = cfg.d_conv;        // the last K−1 conv inputs, (B,K−1,I):
+    st.conv = T >= K - 1 ? slice(xs, 1, T - (K - 1), T)    // all from this piece
+                         : conv1d.next_history(xs, st.conv);  // partly from the carried window
     st.h = s.h_last;                                       // (B,I,N)
-    st.t += x.shape()[1];
+    st.t += T;
     if (trace) *trace = {u, delta, s.y};
     return out_proj.forward(o);                            // (B,T',E)
 }

@@ -216,6 +216,19 @@ void scan_backward_ref(const SeqIn& in, const float* gy, const float* gh_last, c
     }
 }
 
+void softplus(const float* x, float* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+        const batch v = load(x + i);
+        (xsimd::max(v, batch(0.0f)) + xsimd::log1p(xsimd::exp(-xsimd::abs(v)))).store_unaligned(out + i);
+    }
+    for (; i < n; ++i) out[i] = std::max(x[i], 0.0f) + std::log1p(std::exp(-std::abs(x[i])));
+}
+
+void softplus_ref(const float* x, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] + std::log1p(std::exp(-x[i])) : std::log1p(std::exp(x[i]));
+}
+
 }  // namespace ssm
 
 // ================================================================================================
@@ -413,7 +426,7 @@ Var delta_softplus(const Var& x) {
     Tensor out = Tensor::empty(xv.shape());
     const float* px = xv.data();
     float* po = out.data();
-    for (int64_t i = 0; i < xv.numel(); ++i) po[i] = std::max(px[i], 0.0f) + std::log1p(std::exp(-std::abs(px[i])));
+    parallel_for(xv.numel(), 16384, [&](int64_t i0, int64_t i1) { ssm::softplus(px + i0, po + i0, i1 - i0); });
     return make_result(std::move(out), {x}, "softplus", [](const Var& self, const Var& g) -> Grads {
         return {mul(g, sigmoid(self.input(0)))};  // d softplus = g σ(x)
     });

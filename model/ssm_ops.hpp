@@ -107,6 +107,10 @@ void scan_backward(const SeqIn& in, const float* gy, const float* gh_last, const
 // Scalar twin: stores every state (no checkpoints, no recompute), a plain reverse loop.
 void scan_backward_ref(const SeqIn& in, const float* gy, const float* gh_last, const SeqGrads& out);
 
+// out[i] = softplus(x[i]) = max(x, 0) + log1p(exp(−|x|)) (SIMD), and its scalar twin.
+void softplus(const float* x, float* out, int64_t n);
+void softplus_ref(const float* x, float* out, int64_t n);
+
 }  // namespace ssm
 
 }  // namespace tt::model

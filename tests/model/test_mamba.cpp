@@ -600,6 +600,21 @@ TEST_CASE("scan kernels: SIMD == scalar _ref at sizes that are not multiples of 
     }
 }
 
+TEST_CASE("softplus kernel: SIMD == scalar _ref, including the tails and large |x|") {
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}, int64_t{1000}}) {
+        CAPTURE(n);
+        Tensor x = pattern({n}, 30.0, 0.3);  // from e^-30 to 30: both branches of the stable form
+        Tensor y = Tensor::zeros(x.shape()), y_ref = Tensor::zeros(x.shape());
+        ssm::softplus(x.data(), y.data(), n);
+        ssm::softplus_ref(x.data(), y_ref.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+            CAPTURE(x.data()[i]);
+            CHECK(std::abs(y.data()[i] - y_ref.data()[i]) <= 1e-6f * std::max(1.0f, std::abs(y_ref.data()[i])));
+        }
+    }
+    CHECK(delta_softplus(constant(Tensor::scalar(0.0f))).item() == doctest::Approx(std::log(2.0)));
+}
+
 TEST_CASE("selective scan: shape errors name the op") {
     const std::vector<Tensor> xs = scan_inputs(1, 3, 2, 2, 1);
     std::vector<Var> in;

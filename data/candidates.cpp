@@ -211,6 +211,27 @@ bool CandidateSet::operator==(const CandidateSet& o) const {
     return true;
 }
 
+Tensor gather_candidate_scores(const Tensor& full_scores, const IntTensor& candidates) {
+    TT_CHECK(full_scores.defined() && full_scores.rank() == 2 && candidates.defined() && candidates.shape().rank() == 2 &&
+                 candidates.shape()[0] == full_scores.dim(0),
+             "gather_candidate_scores: need scores (B, n_items+1) and candidates (B, M), got " +
+                 (full_scores.defined() ? full_scores.shape().str() : std::string("undefined")) + " and " +
+                 (candidates.defined() ? candidates.shape().str() : std::string("undefined")));
+    const int64_t B = candidates.shape()[0], M = candidates.shape()[1], V = full_scores.dim(1);
+    Tensor out = Tensor::empty(Shape{B, M});
+    const float* s = full_scores.data();
+    const int32_t* c = candidates.data();
+    float* o = out.data();
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < M; ++j) {
+            const int32_t it = c[b * M + j];
+            TT_CHECK(it >= 0 && it < V, "gather_candidate_scores: candidate " + std::to_string(it) + " outside the score row of " +
+                                            std::to_string(V));
+            o[b * M + j] = s[b * V + it];
+        }
+    return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Drawing
 

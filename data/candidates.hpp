@@ -101,6 +101,11 @@ private:
     std::vector<int64_t> by_key_;      // row indices sorted by (user, end), for find()
 };
 
+// For a model that only scores every item: picks the candidates' columns out of full scores
+// (B, n_items+1) -> (B, M), so it can be evaluated under this protocol without a
+// score_candidates() of its own (and a score_candidates() can be checked against it).
+Tensor gather_candidate_scores(const Tensor& full_scores, const IntTensor& candidates);
+
 // One list per example (examples with the same (user, end) share one). Throws DataError when a
 // user has fewer than n_negatives items to draw from, std::invalid_argument on bad arguments.
 CandidateSet make_candidates(const Dataset& ds, std::span<const Example> examples, int n_negatives = 99,

@@ -311,6 +311,14 @@ TEST_CASE("candidates: a batch's (B, 1+N) ids, column 0 = the positive") {
         auto lst = cs.row(cs.find(b.examples[static_cast<std::size_t>(r)].user, b.examples[static_cast<std::size_t>(r)].end));
         for (int j = 0; j < 10; ++j) CHECK(c[r * 10 + j] == lst[static_cast<std::size_t>(j)]);
     }
+    // Full scores (B, n_items+1) -> the candidates' scores (B, 1+N).
+    tt::Tensor full = tt::Tensor::empty(tt::Shape{b.size(), ds.n_items + 1});
+    for (int64_t i = 0; i < full.numel(); ++i) full.data()[i] = static_cast<float>(i);
+    tt::Tensor picked = gather_candidate_scores(full, c);
+    REQUIRE(picked.shape() == tt::Shape{b.size(), 10});
+    for (int64_t r = 0; r < b.size(); ++r)
+        for (int j = 0; j < 10; ++j) CHECK(picked.data()[r * 10 + j] == static_cast<float>(r * (ds.n_items + 1) + c[r * 10 + j]));
+    CHECK_THROWS_AS(gather_candidate_scores(full.rows(0, 1), c), std::invalid_argument);
     // Lists made for the test split do not serve the training examples.
     CandidateSet test_only = make_candidates(ds, sp.test, 9, 11);
     CHECK_THROWS_AS(test_only.for_batch(sp.valid), DataError);

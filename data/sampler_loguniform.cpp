@@ -63,6 +63,55 @@ std::vector<double> LogUniformSampler::expected_counts(std::span<const int64_t> 
     return q;
 }
 
+SampledSoftmaxDraw draw_sampled_softmax(const LogUniformSampler& sampler, std::span<const int32_t> class_to_item,
+                                        const IntTensor& targets, int64_t num_sampled, Rng& rng) {
+    const int64_t R = sampler.range_max();
+    TT_CHECK(class_to_item.empty() || static_cast<int64_t>(class_to_item.size()) == R,
+             "draw_sampled_softmax: the class table has " + std::to_string(class_to_item.size()) + " entries, the sampler " +
+                 std::to_string(R) + " classes");
+    TT_CHECK(targets.defined() && targets.shape().rank() == 1, "draw_sampled_softmax: targets must be (B)");
+    // item -> class, to find each target's class (its Q)
+    std::vector<int64_t> item_class;
+    if (!class_to_item.empty()) {
+        int32_t max_item = *std::max_element(class_to_item.begin(), class_to_item.end());
+        TT_CHECK(max_item >= 0, "draw_sampled_softmax: negative item in the class table");
+        item_class.assign(static_cast<std::size_t>(max_item) + 1, -1);
+        for (int64_t c = 0; c < R; ++c) {
+            const int32_t it = class_to_item[static_cast<std::size_t>(c)];
+            TT_CHECK(it >= 0 && item_class[static_cast<std::size_t>(it)] < 0, "draw_sampled_softmax: the class table repeats item " + std::to_string(it));
+            item_class[static_cast<std::size_t>(it)] = c;
+        }
+    }
+    auto class_of = [&](int32_t item) -> int64_t {
+        int64_t c = class_to_item.empty() ? item
+                    : (item >= 0 && static_cast<std::size_t>(item) < item_class.size() ? item_class[static_cast<std::size_t>(item)] : -1);
+        TT_CHECK(c >= 0 && c < R, "draw_sampled_softmax: target item " + std::to_string(item) + " has no class below " + std::to_string(R));
+        return c;
+    };
+
+    const LogUniformSampler::Draw d = sampler.sample_unique(num_sampled, rng);
+    const int64_t B = targets.numel(), S = num_sampled;
+    SampledSoftmaxDraw out;
+    out.num_tries = d.num_tries;
+    std::vector<int32_t> items(static_cast<std::size_t>(S));
+    out.sampled_log_q = Tensor::empty(Shape{S});
+    for (int64_t s = 0; s < S; ++s) {
+        const int64_t c = d.candidates[static_cast<std::size_t>(s)];
+        items[static_cast<std::size_t>(s)] = class_to_item.empty() ? static_cast<int32_t>(c) : class_to_item[static_cast<std::size_t>(c)];
+        out.sampled_log_q.data()[s] = static_cast<float>(std::log(sampler.expected_count(c, S, d.num_tries)));
+    }
+    out.target_log_q = Tensor::empty(Shape{B});
+    out.accidental = Tensor::zeros(Shape{B, S});
+    for (int64_t b = 0; b < B; ++b) {
+        const int32_t t = targets[b];
+        out.target_log_q.data()[b] = static_cast<float>(std::log(sampler.expected_count(class_of(t), S, d.num_tries)));
+        for (int64_t s = 0; s < S; ++s)
+            if (items[static_cast<std::size_t>(s)] == t) out.accidental.data()[b * S + s] = 1.0f;
+    }
+    out.items = IntTensor(Shape{S}, std::move(items));
+    return out;
+}
+
 std::vector<int32_t> items_by_frequency(const Dataset& ds) {
     std::vector<int64_t> freq(static_cast<std::size_t>(ds.n_items) + 1, 0);
     for (int32_t it : ds.items) ++freq[static_cast<std::size_t>(it)];

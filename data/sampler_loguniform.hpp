@@ -59,6 +59,28 @@ private:
     double log_range_;  // ln(range_max + 1)
 };
 
+// Everything one batch of a sampled softmax needs from the sampler (TensorFlow's
+// sampled_softmax_loss with its defaults: one shared set of S distinct classes per batch, log-Q
+// correction on the true and on the sampled logits, accidental hits removed). The model computes
+//     true logit    = <u_b, e(target_b)> - target_log_q[b]
+//     sampled logit = <u_b, e(items[s])> - sampled_log_q[s] + accidental[b, s] * kAccidentalHitLogit
+// and the cross-entropy with the true logit in front. Class c stands for item class_to_item[c]
+// (identity when no table is given); with items_by_frequency()'s table class 0 is the padding
+// item, which ComiRec samples as a negative like any other.
+struct SampledSoftmaxDraw {
+    IntTensor items;        // (S) item ids of the sampled classes
+    Tensor sampled_log_q;   // (S) ln Q of each sampled class
+    Tensor target_log_q;    // (B) ln Q of each row's target's class
+    Tensor accidental;      // (B, S) 1 where sampled class s is row b's target, else 0
+    int64_t num_tries = 0;
+};
+// TensorFlow adds -FLT_MAX to an accidental hit's logit; any value that makes exp() vanish will do
+// (this one stays finite when another finite term is added to it).
+inline constexpr float kAccidentalHitLogit = -1e30f;
+// `targets` (B) are item ids; with a table each must appear in it. Throws std::invalid_argument.
+SampledSoftmaxDraw draw_sampled_softmax(const LogUniformSampler& sampler, std::span<const int32_t> class_to_item,
+                                        const IntTensor& targets, int64_t num_sampled, Rng& rng);
+
 // Class -> item table in ComiRec's id layout: entry 0 = 0 (padding), then the real items by
 // decreasing number of interactions in `ds` (ties: smaller dense id first), so entry c is the item
 // of class c for a LogUniformSampler with range_max = n_items + 1.

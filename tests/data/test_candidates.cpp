@@ -519,6 +519,50 @@ TEST_CASE("log-uniform sampler: unique sets and the expected counts of the log-Q
     CHECK(q[1] == Approx(1 - std::pow(1 - p5, 10)));
 }
 
+TEST_CASE("log-uniform sampler: one batch of a sampled softmax (log Q, accidental hits)") {
+    LogUniformSampler s(20);
+    tt::Rng rng(3), same(3);
+    tt::IntTensor targets(tt::Shape{3}, {0, 5, 19});
+    auto d = draw_sampled_softmax(s, {}, targets, 8, rng);  // identity table: class == item
+    auto ref = s.sample_unique(8, same);
+    REQUIRE(d.items.shape() == tt::Shape{8});
+    CHECK(d.num_tries == ref.num_tries);
+    for (int j = 0; j < 8; ++j) {
+        CHECK(d.items[j] == ref.candidates[static_cast<std::size_t>(j)]);
+        CHECK(d.sampled_log_q.data()[j] == Approx(std::log(s.expected_count(ref.candidates[static_cast<std::size_t>(j)], 8, ref.num_tries))));
+    }
+    for (int b = 0; b < 3; ++b) {
+        CHECK(d.target_log_q.data()[b] == Approx(std::log(s.expected_count(targets[b], 8, ref.num_tries))));
+        for (int j = 0; j < 8; ++j) CHECK(d.accidental.data()[b * 8 + j] == (d.items[j] == targets[b] ? 1.0f : 0.0f));
+    }
+    // Each row has at most one hit (the sampled classes are distinct), exactly when its target was drawn.
+    float all_hits = 0;
+    for (int64_t i = 0; i < d.accidental.numel(); ++i) all_hits += d.accidental.data()[i];
+    CHECK(all_hits >= 1.0f);  // with this seed some target is drawn: the hit path is exercised
+    for (int b = 0; b < 3; ++b) {
+        float hits = 0;
+        bool drawn = false;
+        for (int j = 0; j < 8; ++j) {
+            hits += d.accidental.data()[b * 8 + j];
+            drawn = drawn || d.items[j] == targets[b];
+        }
+        CHECK(hits == (drawn ? 1.0f : 0.0f));
+    }
+
+    // With a class table: the target's Q is its class's, the sampled ids are items.
+    std::vector<int32_t> table = {0, 4, 2, 3, 1};  // class 1 = item 4, class 4 = item 1
+    LogUniformSampler t(5);
+    tt::Rng r2(8);
+    auto e = draw_sampled_softmax(t, table, tt::IntTensor(tt::Shape{2}, {4, 1}), 5, r2);
+    CHECK(e.target_log_q.data()[0] == Approx(std::log(t.expected_count(1, 5, e.num_tries))));
+    CHECK(e.target_log_q.data()[1] == Approx(std::log(t.expected_count(4, 5, e.num_tries))));
+    std::set<int32_t> got;
+    for (int j = 0; j < 5; ++j) got.insert(e.items[j]);
+    CHECK(got == std::set<int32_t>{0, 1, 2, 3, 4});
+    CHECK_THROWS_AS(draw_sampled_softmax(t, table, tt::IntTensor(tt::Shape{1}, {7}), 2, r2), std::invalid_argument);
+    CHECK_THROWS_AS(draw_sampled_softmax(t, std::vector<int32_t>{0, 1}, tt::IntTensor(tt::Shape{1}, {1}), 2, r2), std::invalid_argument);
+}
+
 TEST_CASE("log-uniform sampler: ComiRec's frequency-ordered class table") {
     // item "3" x3, "1" x2, "2" x2, "4" x1 (dense ids follow first appearance)
     Dataset ds = make_ds({{3, 1, 3}, {2, 3, 1}, {2, 4}});

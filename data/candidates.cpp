@@ -65,27 +65,25 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) throw DataError(path + ": cannot write: cannot create " + tmp + ": " + std::strerror(errno));
+    int err = 0;  // the first failure's errno
     const char* p = bytes.data();
     std::size_t n = bytes.size();
-    bool ok = true;
-    while (ok && n > 0) {
+    while (n > 0) {
         ssize_t w = ::write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR) continue;
-            ok = false;
+            err = errno;
             break;
         }
         p += w;
         n -= static_cast<std::size_t>(w);
     }
-    ok = ok && ::fsync(fd) == 0;
-    int saved = errno;
-    ok = (::close(fd) == 0) && ok;
-    if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false;
-    if (!ok) {
-        if (saved == 0) saved = errno;
+    if (err == 0 && ::fsync(fd) != 0) err = errno;
+    if (::close(fd) != 0 && err == 0) err = errno;
+    if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+    if (err != 0) {
         std::remove(tmp.c_str());
-        throw DataError(path + ": cannot write: " + std::strerror(saved ? saved : errno));
+        throw DataError(path + ": cannot write: " + std::strerror(err));
     }
     // Make the rename itself durable (best effort: some file systems refuse to fsync a directory).
     fs::path dir = fs::path(path).parent_path();
@@ -185,6 +183,7 @@ void CandidateSet::validate_against(const Dataset& ds, const std::string& source
                         std::to_string(n_items_) + " items, fingerprint " + hex16(fingerprint_) + "; this one has " +
                         std::to_string(ds.n_users) + ", " + std::to_string(ds.n_items) + ", " + hex16(dataset_fingerprint(ds)) +
                         "): a different file, filtering or k-core; make the lists again");
+    std::vector<int32_t> owned;
     for (int64_t r = 0; r < size(); ++r) {
         const Key& k = keys_[static_cast<std::size_t>(r)];
         const std::string where = source + ":" + std::to_string(kHeaderLines + 1 + r) + ": ";
@@ -196,8 +195,10 @@ void CandidateSet::validate_against(const Dataset& ds, const std::string& source
         if (lst[0] != seq[static_cast<std::size_t>(k.end)])
             throw DataError(where + "positive " + std::to_string(lst[0]) + " is not the user's item at " + std::to_string(k.end) +
                             " (" + std::to_string(seq[static_cast<std::size_t>(k.end)]) + ")");
+        owned.assign(seq.begin(), seq.end());
+        std::sort(owned.begin(), owned.end());
         for (std::size_t j = 1; j < lst.size(); ++j)
-            if (std::find(seq.begin(), seq.end(), lst[j]) != seq.end())
+            if (std::binary_search(owned.begin(), owned.end(), lst[j]))
                 throw DataError(where + "negative " + std::to_string(lst[j]) + " is one of user " + std::to_string(k.user) + "'s items");
     }
 }
@@ -335,7 +336,7 @@ std::string encode_candidates(const CandidateSet& cs) {
     out += "\ndataset " + hex16(cs.fingerprint());
     out += "\nexamples " + std::to_string(cs.size()) + "\n";
     out += body;
-    out += "end " + hex16(checksum64(body.data(), body.size(), kCandidatesChecksumSeed)) + "\n";
+    out += "end " + hex16(checksum64(out.data(), out.size(), kCandidatesChecksumSeed)) + "\n";
     return out;
 }
 
@@ -371,18 +372,20 @@ CandidateSet decode_candidates(const std::string& text, const std::string& sourc
     uint64_t seed = 0, fingerprint = 0;
     int64_t n_examples = 0;
     header("n_users", n_users);
+    if (n_users < 0) fail("n_users must be >= 0");
     header("n_items", n_items);
+    if (n_items < 1) fail("n_items must be >= 1");
     header("n_negatives", n_negatives);
+    if (n_negatives < 1 || n_negatives >= n_items) fail("impossible header value (need 1 <= n_negatives < n_items)");
     header("seed", seed);
     if (!next()) throw DataError(source + ": truncated file (the header ends before 'dataset')");
     if (line.size() != 8 + 16 || line.substr(0, 8) != "dataset " ||
         std::from_chars(line.data() + 8, line.data() + line.size(), fingerprint, 16).ptr != line.data() + line.size())
         fail("expected 'dataset <16 hex digits>'");
     header("examples", n_examples);
-    if (n_users < 0 || n_items < 1 || n_negatives < 1 || n_examples < 0) fail("impossible header values (need n_items >= 1, n_negatives >= 1)");
+    if (n_examples < 0) fail("examples must be >= 0");
     const int width = 1 + n_negatives;
 
-    const std::size_t body_begin = pos;
     std::vector<CandidateSet::Key> keys;
     std::vector<int32_t> lists;
     keys.reserve(static_cast<std::size_t>(std::min<int64_t>(n_examples, 1 << 24)));
@@ -414,13 +417,13 @@ CandidateSet decode_candidates(const std::string& text, const std::string& sourc
         if (!why.empty()) fail(why);
         keys.push_back(k);
     }
-    const std::size_t body_end = pos;
+    const std::size_t checked_end = pos;  // the checksum covers everything before the end line
     if (!next()) throw DataError(source + ": truncated file (no end line after the " + std::to_string(n_examples) + " example lines)");
     uint64_t stored = 0;
     if (line.size() != 4 + 16 || line.substr(0, 4) != "end " ||
         std::from_chars(line.data() + 4, line.data() + line.size(), stored, 16).ptr != line.data() + line.size())
         fail("expected 'end <16 hex digits>' after " + std::to_string(n_examples) + " example lines (is the examples count right?)");
-    const uint64_t actual = checksum64(text.data() + body_begin, body_end - body_begin, kCandidatesChecksumSeed);
+    const uint64_t actual = checksum64(text.data(), checked_end, kCandidatesChecksumSeed);
     if (stored != actual) fail("checksum mismatch (stored " + hex16(stored) + ", computed " + hex16(actual) + "): the file was damaged or edited");
     if (pos != text.size()) {
         next();

@@ -27,7 +27,7 @@
 //     dataset <16 hex digits: dataset_fingerprint()>
 //     examples <int>
 //     <user>\t<end>\t<positive> <neg_1> ... <neg_N>     (one line per example, `examples` lines)
-//     end <16 hex digits: tt::checksum64 of the example lines' bytes, newlines included>
+//     end <16 hex digits: tt::checksum64 of every byte before this line, header included>
 // The header order is fixed. A file that does not follow it exactly, that is truncated (no end
 // line) or damaged (checksum), or whose lists break the rules above, is refused with a DataError
 // "path:line: what is wrong: the line". Files are written atomically (temporary file, fsync,

@@ -422,6 +422,14 @@ TEST_CASE("candidates: damaged or foreign files are refused with the file and li
         t.replace(l8, line8.size(), edited);
         expect(t, ":", "checksum mismatch");
     }
+    {  // the header is covered too: a changed seed no longer describes the lists
+        std::string t = good;
+        t.replace(t.find("seed 2\n"), 7, "seed 3\n");
+        expect(t, ":", "checksum mismatch");
+        std::string u = good;
+        u.replace(u.find("n_negatives 4"), 13, "n_negatives 0");
+        expect(u, ":4:", "impossible header value");
+    }
     expect(good + "1\t2\t3 4 5 6 7\n", ":", "data after the end line");
     {  // made for another dataset
         Dataset other = make_ds({{1, 2, 3}, {2, 3, 4}});

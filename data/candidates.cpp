@@ -233,6 +233,27 @@ Tensor gather_candidate_scores(const Tensor& full_scores, const IntTensor& candi
     return out;
 }
 
+MetricValues evaluate_candidates(const Dataset& ds, std::span<const Example> examples, const CandidateSet& cs,
+                                 const BatchOptions& opt, const CandidateScorer& score, const GroupMetricOptions& metrics) {
+    BatchOptions bo = opt;
+    bo.shuffle = false;
+    bo.negatives = 0;
+    bo.every_position = false;
+    bo.drop_last = false;
+    GroupMetrics gm(metrics);
+    BatchIterator it(ds, examples, bo);
+    Batch b;
+    while (it.next(b)) {
+        IntTensor cand = cs.for_batch(b.examples);
+        Tensor s = score(b, cand);
+        TT_CHECK(s.defined() && s.rank() == 2 && s.dim(0) == cand.shape()[0] && s.dim(1) == cand.shape()[1],
+                 "evaluate_candidates: the scorer returned " + (s.defined() ? s.shape().str() : std::string("nothing")) +
+                     " for candidates " + cand.shape().str());
+        gm.add_candidates(s);
+    }
+    return gm.result();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Drawing
 

@@ -42,11 +42,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "data/batch.hpp"
 #include "data/dataset.hpp"
+#include "data/group_metrics.hpp"
 #include "data/split.hpp"
 #include "tensor/tensor.hpp"
 
@@ -105,6 +108,16 @@ private:
 // (B, n_items+1) -> (B, M), so it can be evaluated under this protocol without a
 // score_candidates() of its own (and a score_candidates() can be checked against it).
 Tensor gather_candidate_scores(const Tensor& full_scores, const IntTensor& candidates);
+
+// The whole evaluation loop of the protocol, without knowing the model: batches the examples in
+// order (opt.batch_size, opt.max_len, opt.pad_to_longest are used; no shuffling, no negatives),
+// asks `score` for the (B, M) scores of each batch's candidate ids (B, M) — a model's
+// score_candidates(batch.items, batch.lengths, candidates) — and accumulates GroupMetrics, one
+// group per example. Throws DataError if an example has no list, std::invalid_argument if the
+// scores do not have the candidates' shape.
+using CandidateScorer = std::function<Tensor(const Batch& batch, const IntTensor& candidates)>;
+MetricValues evaluate_candidates(const Dataset& ds, std::span<const Example> examples, const CandidateSet& cs,
+                                 const BatchOptions& opt, const CandidateScorer& score, const GroupMetricOptions& metrics = {});
 
 // One list per example (examples with the same (user, end) share one). Throws DataError when a
 // user has fewer than n_negatives items to draw from, std::invalid_argument on bad arguments.

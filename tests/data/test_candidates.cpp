@@ -327,6 +327,36 @@ TEST_CASE("candidates: a batch's (B, 1+N) ids, column 0 = the positive") {
     CHECK_THROWS_AS(cs.for_batch(std::vector<Example>{wrong}), DataError);
 }
 
+TEST_CASE("candidates: evaluate_candidates runs the protocol with any scorer") {
+    Dataset ds = small_ds();
+    Split sp = make_leave_one_out(ds);
+    CandidateSet cs = make_split_candidates(ds, sp, 9, 11);
+    BatchOptions opt;
+    opt.batch_size = 7;  // 30 test examples: the last batch is short
+    // An oracle that knows the positive: every metric at its best.
+    auto oracle = [&](const Batch& b, const tt::IntTensor& c) {
+        tt::Tensor s = tt::Tensor::zeros(tt::Shape{b.size(), c.shape()[1]});
+        for (int64_t r = 0; r < b.size(); ++r)
+            for (int64_t j = 0; j < c.shape()[1]; ++j) s.data()[r * c.shape()[1] + j] = c[r * c.shape()[1] + j] == b.targets[r] ? 5.0f : -5.0f;
+        return s;
+    };
+    MetricValues v = evaluate_candidates(ds, sp.test, cs, opt, oracle);
+    CHECK(v.count == static_cast<int64_t>(sp.test.size()));
+    CHECK(v.get("HR@5") == 1.0);
+    CHECK(v.get("NDCG@10") == 1.0);
+    CHECK(v.get("AUC") == 1.0);
+    CHECK(v.get("GAUC") == 1.0);
+    CHECK(v.get("logloss") < 0.01);
+    // A constant scorer: ties against the positive, AUC 1/2.
+    auto flat = [](const Batch& b, const tt::IntTensor& c) { return tt::Tensor::zeros(tt::Shape{b.size(), c.shape()[1]}); };
+    MetricValues f = evaluate_candidates(ds, sp.valid, cs, opt, flat);
+    CHECK(f.get("HR@5") == 0.0);
+    CHECK(f.get("AUC") == 0.5);
+    CHECK(f.get("logloss") == Approx(std::log(2.0)));
+    auto wrong = [](const Batch& b, const tt::IntTensor&) { return tt::Tensor::zeros(tt::Shape{b.size(), 3}); };
+    CHECK_THROWS_AS(evaluate_candidates(ds, sp.test, cs, opt, wrong), std::invalid_argument);
+}
+
 TEST_CASE("candidates: file round trip, written atomically") {
     Dataset ds = small_ds();
     Split sp = make_leave_one_out(ds);

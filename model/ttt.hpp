@@ -34,7 +34,7 @@ enum class InnerModel { Linear, MLP };
 enum class InnerLoop { General, Fast };
 
 struct TTTConfig {
-    int64_t width = 64;          // C (hidden_size)
+    int64_t width = 64;          // C (--dim, RecConfig::dim; ttt.py hidden_size; names: model/TTT.md §0)
     int64_t heads = 4;           // H; head_dim D = C / H must be even (RoPE pairs)
     int64_t mini_batch = 16;     // b (ttt.py mini_batch_size; 16 = its LM default, TTT4Rec uses 8)
     float base_lr = 1.0f;        // ttt_base_lr (1.0 for Linear; the LM uses 0.1 for MLP)
@@ -42,7 +42,7 @@ struct TTTConfig {
     int64_t mlp_expansion = 4;   // TTT-MLP hidden width F = mlp_expansion · D
     InnerLoop loop = InnerLoop::Fast;
     bool use_rope = true;
-    float rope_theta = 10000.0f;      // 1000 in TTT4Rec (Yang et al.), 10000 in ttt.py and TTT4Rec-FE
+    float rope_theta = 10000.0f;      // RoPE base (--rope-base): 1000 in TTT4Rec, 10000 in ttt.py and TTT4Rec-FE
     bool rope_mod_mini_batch = true;  // position t mod b (ttt.py) or the absolute t
     bool use_gate = false;       // Mamba backbone: out = gelu_tanh(x θ_g) ⊙ post_norm(·)
     bool share_qk = false;       // Mamba backbone: XQ = conv_q(x θ_Q), XK = conv_k(x θ_Q)

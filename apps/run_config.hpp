@@ -33,6 +33,12 @@ struct EvalOptions {
     bool mask_history = false;
     int batch_size = 512;
     int sampled_negatives = 100;  // sampled metrics (SASRec protocol); 0 = off
+    // The candidate protocol (Zhan et al.'s setting, data/candidates.hpp): each example's target
+    // ranked among `candidates` negatives fixed per (seed, user, example), scored by the model's
+    // score_candidates; HR/NDCG@K, AUC, GAUC, logloss. 0 = off. Early stopping reads these metrics
+    // when --metric is "candidates/<name>" (e.g. candidates/NDCG@10).
+    int candidates = 0;
+    uint64_t candidates_seed = 0;
 };
 
 // Failure injection, used only by the tests (tests/apps/test_crash.cpp, test_train.cpp): never

@@ -69,7 +69,7 @@ json to_json(const TrainOptions& o) {
                  {"candidates_seed", o.eval.candidates_seed}};
     j["train"] = {{"batch_size", o.batch_size}, {"lr", o.lr}, {"optimizer", o.optimizer},
                   {"weight_decay", o.weight_decay}, {"clip_norm", o.clip_norm}, {"warmup_steps", o.warmup_steps},
-                  {"epochs", o.epochs}, {"patience", o.patience}, {"metric", o.metric}, {"seed", o.seed},
+                  {"epochs", o.epochs}, {"patience", o.patience}, {"stopping", o.stopping}, {"metric", o.metric}, {"seed", o.seed},
                   {"threads", o.threads}, {"max_steps_per_epoch", o.max_steps_per_epoch}};
     return j;
 }
@@ -98,7 +98,7 @@ TrainOptions train_options_from_json(const json& j) {
         const json& t = j.at("train");
         o.batch_size = t.at("batch_size"), o.lr = t.at("lr"), o.optimizer = t.at("optimizer");
         o.weight_decay = t.at("weight_decay"), o.clip_norm = t.at("clip_norm"), o.warmup_steps = t.at("warmup_steps");
-        o.epochs = t.at("epochs"), o.patience = t.at("patience"), o.metric = t.at("metric"), o.seed = t.at("seed");
+        o.epochs = t.at("epochs"), o.patience = t.at("patience"), o.stopping = t.value("stopping", std::string("strict")), o.metric = t.at("metric"), o.seed = t.at("seed");
         o.threads = t.at("threads"), o.max_steps_per_epoch = t.at("max_steps_per_epoch");
     } catch (const json::exception& e) {
         throw std::invalid_argument(std::string("config.json: ") + e.what());

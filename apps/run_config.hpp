@@ -61,6 +61,7 @@ struct TrainOptions {
     int warmup_steps = 0;
     int epochs = 30;
     int patience = 5;                // epochs without improvement before stopping
+    std::string stopping = "strict"; // strict: value > best improves | recbole: value >= best (RecBole's rule)
     std::string metric = "NDCG@10";  // validation metric for early stopping
     uint64_t seed = 42;
     int threads = 0;                 // 0: all cores

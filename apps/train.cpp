@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
         ("warmup", "linear learning-rate warm-up steps", cxxopts::value<int>()->default_value("0"))
         ("epochs", "maximum epochs", cxxopts::value<int>()->default_value("30"))
         ("patience", "early stopping: epochs without improvement", cxxopts::value<int>()->default_value("5"))
+        ("stopping", "what counts as an improvement: strict (better than the best so far) | recbole (at least as "
+                     "good: RecBole resets its counter and keeps the newer checkpoint on a tie)",
+         cxxopts::value<std::string>()->default_value("strict"))
         ("metric", "validation metric for early stopping (full ranking; candidates/NAME for the candidate protocol, with --candidates N)", cxxopts::value<std::string>()->default_value("NDCG@10"))
         ("seed", "random seed (initialisation, shuffling, dropout, negatives)", cxxopts::value<uint64_t>()->default_value("42"))
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
@@ -90,6 +93,9 @@ int main(int argc, char** argv) {
         opt.epochs = positive(args, "epochs");
         opt.patience = non_negative(args, "patience");
         opt.metric = args["metric"].as<std::string>();
+        opt.stopping = args["stopping"].as<std::string>();
+        if (opt.stopping != "strict" && opt.stopping != "recbole")
+            throw std::invalid_argument("--stopping must be strict or recbole, got '" + opt.stopping + "'");
         opt.seed = args["seed"].as<uint64_t>();
         opt.threads = non_negative(args, "threads");
         opt.max_steps_per_epoch = args["max-steps"].as<int64_t>();

@@ -221,7 +221,10 @@ bool end_epoch(Session& s, int epoch, const EpochStats& st, clock_type::time_poi
     if (!opt.quiet)
         log << "epoch " << epoch << " loss " << line["loss"].get<double>() << " valid " << opt.metric << " " << value
             << " (" << std::setprecision(3) << secs << " s)\n";
-    if (value > s.p.best) {  // strictly better: save the new best checkpoint atomically
+    // An improvement saves the new best checkpoint atomically. RecBole counts a tie as one (and
+    // keeps the newer weights); the default asks for strictly better.
+    const bool improved = opt.stopping == "recbole" ? value >= s.p.best : value > s.p.best;
+    if (improved) {
         s.p.best = value, s.p.best_epoch = epoch, s.p.bad_epochs = 0;
         model::save_safetensors(dir + "/model.safetensors", model::parameter_values(s.params),
                                 {{"format", "pt"}, {"tttrec_model", opt.model.model}});

@@ -50,8 +50,8 @@ using namespace tt::ad;
 namespace mamba4rec_detail {
 
 namespace {
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/√(2π)
+constexpr float kInvSqrt2f = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pif = 0.39894228040143267794f;  // 1/√(2π)
 
 // out[i] = f(x[i]), elementwise, in parallel over large tensors.
 template <class F>
@@ -68,24 +68,20 @@ Tensor map(const Tensor& x, F f) {
 
 // GELU'(x) = Φ(x) + x φ(x); its own derivative φ(x) (2 − x²) is written with primitive ops.
 Var gelu_erf_grad(const Var& x) {
-    Tensor v = map(x.value(), [](float xf) {
-        const double t = xf;
-        return static_cast<float>(0.5 * (1.0 + std::erf(t * kInvSqrt2)) + t * kInvSqrt2Pi * std::exp(-0.5 * t * t));
+    Tensor v = map(x.value(), [](float t) {  // float erf/exp: ~1 ulp, and twice as fast as double
+        return 0.5f * (1.0f + std::erf(t * kInvSqrt2f)) + t * kInvSqrt2Pif * std::exp(-0.5f * t * t);
     });
     return make_result(std::move(v), {x}, "gelu_erf_grad", [](const Var& self, const Var& g) -> std::vector<Var> {
         const Var& x = self.input(0);
         Var x2 = square(x);
-        Var phi = mul(exp(mul(x2, -0.5f)), static_cast<float>(kInvSqrt2Pi));  // φ(x)
+        Var phi = mul(exp(mul(x2, -0.5f)), kInvSqrt2Pif);  // φ(x)
         return {mul(g, mul(phi, add(neg(x2), 2.0f)))};
     });
 }
 
 // GELU(x) = x Φ(x) = ½ x (1 + erf(x/√2)).
 Var gelu_erf(const Var& x) {
-    Tensor v = map(x.value(), [](float xf) {
-        const double t = xf;
-        return static_cast<float>(0.5 * t * (1.0 + std::erf(t * kInvSqrt2)));
-    });
+    Tensor v = map(x.value(), [](float t) { return 0.5f * t * (1.0f + std::erf(t * kInvSqrt2f)); });
     return make_result(std::move(v), {x}, "gelu_erf", [](const Var& self, const Var& g) -> std::vector<Var> {
         return {mul(g, gelu_erf_grad(self.input(0)))};
     });

@@ -5,14 +5,17 @@
 //   * right padding never changes the state at len−1 (nor do real items after it: causality);
 //   * streaming piece by piece (pieces shorter and longer than the conv window) == the full encode,
 //     and the state keeps its size;
+//   * through OnlineModel: event by event == recompute, across a save/load of the states;
 //   * the exact-erf GELU op against std::erf, with first- and second-order finite differences;
 //   * one training step reaches every parameter; the two Mamba initialisations; validation.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "model/online.hpp"
 #include "model/registry.hpp"
 #include "tests/gradcheck.hpp"
 
@@ -270,6 +273,23 @@ TEST_SUITE("model/mamba4rec") {
                 CHECK(max_abs_diff(inc.data() + 32, ref.data() + 32, 30) <= 2e-5);
             }
         }
+    }
+
+    TEST_CASE("online: event by event equals a recompute, across a save/load of the states") {
+        auto m = small_model(2);
+        OnlineModel online(*m);
+        UserStates users;
+        users["u"] = online.new_user();
+        const std::vector<int32_t> history = {4, 19, 4, 27, 8, 30, 2, 11, 5};
+        for (std::size_t n = 0; n < history.size(); ++n) {
+            online.observe(users.at("u"), history[n]);
+            if (n == 4) users = decode_user_states(online, encode_user_states(online, users), "in-memory states");
+            Tensor inc = online.scores(users.at("u"));
+            Tensor full = online.recompute_scores(std::span<const int32_t>(history.data(), n + 1));
+            CAPTURE(n);
+            CHECK(max_abs_diff(inc.data() + 1, full.data() + 1, inc.numel() - 1) <= 2e-5);
+        }
+        CHECK(users.at("u").events() == static_cast<int64_t>(history.size()));
     }
 
     TEST_CASE("exact GELU: values against std::erf, first and second derivatives") {

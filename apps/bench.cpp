@@ -24,6 +24,12 @@
 //           sequences (or users) per second, model GFLOP/s and the process's peak RSS (getrusage:
 //           per process, so run one configuration per process for a meaningful RSS, e.g.
 //           `bench --only train-ttt --threads 2`). apps/bench_vs_torch.sh runs them against the peer.
+//   train-rec
+//           training throughput of registry recommenders (model/registry.hpp) on the same data and
+//           sizes (3,416 items, C=64, L=50, batch 128, Adam): each model's published defaults and its
+//           own loss() (histories right-padded, as the recommenders take them), timed with the same
+//           policy. --models picks them (default narm,bert4rec,mamba4rec); a name the registry does
+//           not have gives a "skipped" line. Prints train sequences/s, parameters and peak RSS.
 //   data    load throughput (lines/s) of the largest interaction file in the shared data directory:
 //           cold (read + parse + preprocess, no dataset cache) and from the binary cache
 //           (data/throughput.hpp). Directory: --data-dir, else $TTTREC_SHARED_DATA, else
@@ -37,9 +43,10 @@
 // thread was descheduled; compare it with `peak_gflops_cpu`, measured the same way.
 //
 // Usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--threads N] [--steps N] [--warmup N]
-//              [--data-dir DIR]
+//              [--data-dir DIR] [--models NAME[,NAME...]]
 //   --quick    shorter timing (0.05 s per point; 1 warm-up and 3 timed steps for the models), for smoke tests.
 //   --threads  threads for the model sections and the "all threads" lines (default: all cores).
+//   --models   the registry models of train-rec (default narm,bert4rec,mamba4rec).
 //   --steps, --warmup  exactly N timed steps / N warm-up steps in the model sections (default: the
 //              peer's policy, 3 warm-up then up to 15 timed within 25 s), e.g. for a long perf record.
 #include <omp.h>
@@ -67,6 +74,7 @@
 #include "autodiff/grad.hpp"
 #include "data/throughput.hpp"
 #include "model/optim.hpp"
+#include "model/registry.hpp"
 #include "model/ttt.hpp"
 #include "tensor/matmul.hpp"
 #include "tensor/ops.hpp"
@@ -584,6 +592,92 @@ void section_infer_ttt() { bench_infer("infer-ttt", "ttt_infer", peer_config("tt
 void section_infer_sasrec() { bench_infer("infer-sasrec", "sasrec_infer", peer_config("sasrec", "dual")); }
 
 // ---------------------------------------------------------------------------------------------
+// train-rec: registry recommenders on the benchmark data
+
+std::string g_rec_models = "narm,bert4rec,mamba4rec";  // --models
+
+void bench_train_rec(const std::string& name) {
+    using namespace tt;
+    const int64_t B = 128;
+    model::RecConfig cfg;
+    try {
+        cfg = bench::rec_bench_config(name);
+    } catch (const std::invalid_argument& e) {
+        emit({{"section", "train-rec"}, {"model", name}, {"skipped", e.what()}});
+        return;
+    }
+    const bench::PeerData data = bench::make_ml1m_like(cfg.max_len, 0);
+    Rng init(0), dropout_rng(3), pick(1), negatives(4);
+    std::unique_ptr<model::Recommender> m = model::make_recommender(cfg, init);
+    model::ParamList params;
+    m->parameters(params);
+    model::Adam opt(params, {.lr = 1e-3f});
+    const model::Ctx ctx{true, &dropout_rng};
+
+    // A fresh random batch per step (users with replacement), drawn outside the timed region.
+    model::TrainBatch batch;
+    auto next_batch = [&] {
+        std::vector<int64_t> users(static_cast<std::size_t>(B));
+        for (auto& u : users) u = static_cast<int64_t>(pick.below(bench::kUsers));
+        batch = bench::rec_train_batch(data, users, m->train_negatives(), cfg.every_position, negatives);
+    };
+    float last_loss = 0;
+    auto step = [&] {
+        opt.zero_grad();
+        ad::Var loss = m->loss(batch, ctx);
+        ad::backward(loss, ad::Var(), {.retain_graph = false});
+        opt.step();
+        last_loss = loss.item();
+    };
+    for (int i = 0; i < g_policy.warmup; ++i) {
+        next_batch();
+        step();
+    }
+    std::vector<double> times;
+    const ProcessCounters before = ProcessCounters::now();
+    const auto start = clock_type::now();
+    const int min_steps = std::min(5, g_policy.steps);
+    while (static_cast<int>(times.size()) < g_policy.steps &&
+           (static_cast<int>(times.size()) < min_steps ||
+            std::chrono::duration<double>(clock_type::now() - start).count() < g_policy.budget_s)) {
+        next_batch();
+        const auto t0 = clock_type::now();
+        step();
+        times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    const ProcessCounters after = ProcessCounters::now();
+    std::sort(times.begin(), times.end());
+    const std::size_t n = times.size();
+    const double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    int64_t n_params = 0;
+    for (const auto& [pname, p] : params) n_params += p.numel();
+    emit({{"section", "train-rec"},
+          {"model", name},
+          {"config", cfg.describe()},
+          {"L", cfg.max_len},
+          {"d", cfg.dim},
+          {"items", cfg.n_items},
+          {"threads", tt::num_threads()},
+          {"mode", "train"},
+          {"train_batch", B},
+          {"train_step_s_median", med},
+          {"train_step_s_min", times.front()},
+          {"train_steps_timed", static_cast<int>(n)},
+          {"train_seq_per_s", static_cast<double>(B) / med},
+          {"loss_last", last_loss},
+          {"cpu_s_per_step", (after.cpu_s - before.cpu_s) / static_cast<double>(n)},
+          {"n_params", n_params},
+          {"peak_rss_mb", peak_rss_mb()},
+          {"loadavg", load_average()}});
+}
+
+void section_train_rec() {
+    std::stringstream ss(g_rec_models);
+    for (std::string name; std::getline(ss, name, ',');)
+        if (!name.empty()) bench_train_rec(name);
+}
+
+// ---------------------------------------------------------------------------------------------
 // data: parse + preprocess throughput, cold and from the binary cache
 
 std::string g_data_dir;  // --data-dir
@@ -634,12 +728,13 @@ const Section kSections[] = {
     {"train-sasrec", section_train_sasrec},
     {"infer-ttt", section_infer_ttt},
     {"infer-sasrec", section_infer_sasrec},
+    {"train-rec", section_train_rec},
     {"data", section_data},
 };
 
 void usage(std::ostream& os) {
     os << "usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--threads N] [--steps N] [--warmup N]\n"
-          "             [--data-dir DIR]\nsections:";
+          "             [--data-dir DIR] [--models NAME[,NAME...]]\nsections:";
     for (const Section& s : kSections) os << ' ' << s.name;
     os << '\n';
 }
@@ -690,6 +785,8 @@ int main(int argc, char** argv) {
                 usage(std::cerr);
                 return 2;
             }
+        } else if (arg == "--models" && i + 1 < argc) {
+            g_rec_models = argv[++i];
         } else if (arg == "--only" && i + 1 < argc) {
             std::stringstream ss(argv[++i]);
             for (std::string name; std::getline(ss, name, ',');) only.push_back(name);

@@ -7,7 +7,8 @@
 // step k, to load one column of op(A) (MR floats, each broadcast to a vector) and one row of op(B)
 // (NR floats = NV vectors): MR*NV fma's for MR + NV loads. With MR = 12, NV = 2 (AVX-512) that is
 // 24 fma's for 14 loads, and 24 independent accumulator chains hide the fma latency (4 cycles x 2
-// fma ports = 8 chains needed at least).
+// fma ports = 8 chains needed at least). The fma is tt::simd::fma (tensor/simd.hpp): one fused
+// instruction on AVX-512 too, where xsimd 8.1's own fma is a separate multiply and add.
 //
 // For the micro-kernel to run at that speed its operands must sit in L1/L2, so the loops are blocked:
 //   * K is cut into blocks of KC. For one K-block, a KC x nc slab of op(B) is copied ("packed") into
@@ -57,6 +58,8 @@
 #include <string>
 #include <utility>
 #include <xsimd/xsimd.hpp>
+
+#include "tensor/simd.hpp"
 
 #include "tensor/kernels.hpp"
 #include "tensor/ops.hpp"
@@ -179,7 +182,7 @@ inline void update_c(const batch& acc, float* c, float alpha, float beta, const 
         old += batch::load_unaligned(c);
     else if (beta != 0.0f)
         old += batch(beta) * batch::load_unaligned(c);
-    xsimd::fma(batch(alpha), acc, old).store_unaligned(c);
+    simd::fma(batch(alpha), acc, old).store_unaligned(c);
 }
 
 // C(R x ncols) = alpha * op(A)(R x kc) · op(B)(kc x V*W) + beta * C (+ bias[0:ncols] on every row
@@ -206,7 +209,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const 
         for (int i = 0; i < R; ++i) {
             const batch ai(a[i * rs_a]);  // broadcast op(A)(i, p)
 #pragma GCC unroll 4
-            for (int v = 0; v < V; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+            for (int v = 0; v < V; ++v) acc[i][v] = simd::fma(ai, bv[v], acc[i][v]);
         }
         a += cs_a;
         b += rs_b;
@@ -328,7 +331,7 @@ void small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
             for (int r = 0; r < R; ++r) acc[r] = batch(0.0f);
             for (int64_t k = 0; k < K; ++k) {
                 const batch b = batch::load_unaligned(B + k * ldb + j);
-                for (int r = 0; r < R; ++r) acc[r] = xsimd::fma(batch(A[(i + r) * rs_a + k * cs_a]), b, acc[r]);
+                for (int r = 0; r < R; ++r) acc[r] = simd::fma(batch(A[(i + r) * rs_a + k * cs_a]), b, acc[r]);
             }
             for (int r = 0; r < R; ++r) acc[r].store_unaligned(C + (i + r) * ldc + j);
         }

@@ -5,8 +5,8 @@
 // A naive C[i][j] += A[i][k] * B[k][j] loop is limited by memory, not by arithmetic: each fma needs
 // two loads. The trick is to keep a small MR x NR tile of C in *registers* (the micro-tile) and, per
 // step k, to load one column of op(A) (MR floats, each broadcast to a vector) and one row of op(B)
-// (NR floats = NV vectors): MR*NV fma's for MR + NV loads. With MR = 12, NV = 2 (AVX-512) that is
-// 24 fma's for 14 loads, and 24 independent accumulator chains hide the fma latency (4 cycles x 2
+// (NR floats = NV vectors): MR*NV fma's for MR + NV loads. With MR = 6, NV = 4 (AVX-512) that is
+// 24 fma's for 10 loads, and 24 independent accumulator chains hide the fma latency (4 cycles x 2
 // fma ports = 8 chains needed at least). The fma is tt::simd::fma (tensor/simd.hpp): one fused
 // instruction on AVX-512 too, where xsimd 8.1's own fma is a separate multiply and add.
 //
@@ -15,7 +15,7 @@
 //     micro-panels of NR columns, each stored k-major: [k][NR] (one contiguous, aligned row of NV
 //     vectors per k, zero-padded past N). The slab is sized to stay in L2 (nc = 512 KB / (4*kc)).
 //     Packing is also where trans_b disappears: the kernel sees the same panels either way.
-//   * Then each row-panel of MR rows of op(A) (MR x KC = 12 KB) is loaded into L1 by the first
+//   * Then each row-panel of MR rows of op(A) (MR x KC = 6 KB) is loaded into L1 by the first
 //     micro-kernel that touches it and stays there while the kernel sweeps every B micro-panel of
 //     the slab (streamed from L2).
 //
@@ -73,12 +73,17 @@ using batch = xsimd::batch<float>;
 constexpr int W = static_cast<int>(batch::size);  // floats per vector: 4 sse2, 8 avx2, 16 avx512
 
 // Register blocking. MR*NV accumulators + NV B vectors + 1 broadcast must fit in the register file:
-// AVX-512 has 32 vector registers (12*2 + 2 + 1 = 27); SSE2/AVX2 have 16 (6*2 + 2 + 1 = 15).
-constexpr int NV = 2;
-constexpr int MR = W >= 16 ? 12 : 6;
+// AVX-512 has 32 vector registers (6*4 + 4 + 1 = 29); SSE2/AVX2 have 16 (6*2 + 2 + 1 = 15).
+// NOTE: on AVX-512 6 x 4 vectors beat 12 x 2 (measured on Zen 4, 1 thread, CPU time, one sitting:
+// 6-9% on every sgemm shape of apps/bench, e.g. 512^3 93 -> 101 and 6400x64x64 96 -> 104 GFLOP/s
+// of a 114 peak): per k it issues 6 broadcasts instead of 12, and a broadcast costs issue slots
+// next to the fma's (alone in L1, a 12 x 2 loop reaches 93% of peak, 6 x 4 99%). NR = 64 is also
+// exactly the width of the recommender's C = 64 products, one panel per row block.
+constexpr int NV = W >= 16 ? 4 : 2;
+constexpr int MR = 6;
 constexpr int NR = NV * W;
-// K-block depth. One B micro-panel is KC*NR*4 bytes (32 KB on AVX-512) and one A row-panel MR*KC*4
-// (12 KB): together they fit the 48 KB L1 of the machine this was tuned on (Zen 5).
+// K-block depth. One B micro-panel is KC*NR*4 bytes (64 KB on AVX-512: streamed from L2, in order,
+// which the prefetcher keeps ahead of) and one A row-panel MR*KC*4 (6 KB) stays in L1.
 constexpr int64_t KC = 256;
 // The packed B slab (kc x nc) should stay in L2 while every A row-panel sweeps across it: half of a
 // 1 MB L2, leaving room for A and C.

@@ -227,15 +227,18 @@ TEST_SUITE("tensor/matmul") {
 
     TEST_CASE("fused multiply-add: batched tiny products (small_gemm) are one fused chain per element") {
         tt::Rng rng(5);
-        // 16x16x16 and 16x19x16 per item: at most small_gemm's size, so tt::matmul runs small_gemm
-        // (19 columns: a vector part and scalar leftovers).
-        for (const int64_t N : {int64_t{16}, int64_t{19}}) {
+        // 16x16x16, 16x19x16, 16x16x9, 16x19x9 per item: at most small_gemm's size, so tt::matmul runs
+        // small_gemm (19 columns: a vector part and scalar leftovers; with trans_b, N = 19 and K = 9
+        // give partial 16 x 16 tiles to the transposition of B).
+        for (const int64_t N : {int64_t{16}, int64_t{19}})
+          for (const int64_t Kd : {int64_t{16}, int64_t{9}}) {
             for (int t = 0; t < 4; ++t) {
                 const bool ta = t & 1, tb = t & 2;
                 CAPTURE(N);
+                CAPTURE(Kd);
                 CAPTURE(ta);
                 CAPTURE(tb);
-                const int64_t nb = 3, M = 16, Kd = 16;
+                const int64_t nb = 3, M = 16;
                 const tt::Tensor a = tt::Tensor::randn(ta ? tt::Shape{nb, Kd, M} : tt::Shape{nb, M, Kd}, rng);
                 const tt::Tensor b = tt::Tensor::randn(tb ? tt::Shape{nb, N, Kd} : tt::Shape{nb, Kd, N}, rng);
                 const tt::Tensor c = tt::matmul(a, b, ta, tb);
@@ -247,7 +250,7 @@ TEST_SUITE("tensor/matmul") {
                     CHECK(got == want);
                 }
             }
-        }
+          }
         // Every element kA*kA - 1 (K = 2): 5 rows (a 4-row block and a single row) x W + 3 columns
         // (vectors and scalar leftovers) per item.
         const int64_t M = 5, N = static_cast<int64_t>(tt::simd::W) + 3;

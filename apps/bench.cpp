@@ -93,12 +93,19 @@ double g_min_seconds = 0.3;
 struct Timing {
     double median_s = 0, best_s = 0;
     double cpu_median_s = 0;  // CPU time of the calling thread only: meaningful for 1-thread runs
+    double proc_cpu_median_s = 0;  // CPU time of the whole process (every thread), per call
     int reps = 0;  // samples (each sample may be several calls)
 };
 
 double thread_cpu_seconds() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
@@ -117,20 +124,22 @@ Timing time_it(const std::function<void()>& fn, double min_seconds, int min_reps
     // own cost do not distort microsecond-scale calls (a 64^3 GEMM takes ~3 us).
     const double first = std::chrono::duration<double>(clock_type::now() - w0).count();
     const int inner = static_cast<int>(std::clamp(1e-3 / std::max(first, 1e-9), 1.0, 1e5));
-    std::vector<double> t, cpu;
+    std::vector<double> t, cpu, proc;
     double total = 0;
     while (total < min_seconds || static_cast<int>(t.size()) < min_reps) {
-        const double c0 = thread_cpu_seconds();
+        const double c0 = thread_cpu_seconds(), p0 = process_cpu_seconds();
         const auto t0 = clock_type::now();
         for (int i = 0; i < inner; ++i) fn();
         const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
         cpu.push_back((thread_cpu_seconds() - c0) / inner);
+        proc.push_back((process_cpu_seconds() - p0) / inner);
         t.push_back(dt / inner);
         total += dt;
     }
     std::sort(t.begin(), t.end());
     std::sort(cpu.begin(), cpu.end());
-    return {t[t.size() / 2], t.front(), cpu[cpu.size() / 2], static_cast<int>(t.size())};
+    std::sort(proc.begin(), proc.end());
+    return {t[t.size() / 2], t.front(), cpu[cpu.size() / 2], proc[proc.size() / 2], static_cast<int>(t.size())};
 }
 
 void emit(const json& j) { std::cout << j.dump() << std::endl; }
@@ -361,6 +370,14 @@ void bench_sgemm(const MmShape& s, int threads) {
         j["gflops_cpu"] = flops / t.cpu_median_s / 1e9;
         j["peak_gflops_cpu"] = peak_per_core_cpu();
         j["frac_of_peak_cpu"] = flops / t.cpu_median_s / 1e9 / peak_per_core_cpu();
+    } else {
+        // flops per second of CPU time summed over the process's threads. Against the 1-thread line's
+        // gflops_cpu it tells, on a busy machine where the wall-clock figure mostly measures waiting
+        // for a core, whether the threads slow each other down (memory, caches): equal means that with
+        // the cores to themselves `threads` threads would run `threads` times faster. (Only if every
+        // thread gets work: a call split into one rectangle runs on one thread. Idle pool workers spin
+        // briefly before sleeping, so it errs low.)
+        j["gflops_per_cpu_s"] = flops / t.proc_cpu_median_s / 1e9;
     }
 
     // The naive reference is single-threaded and ~100x slower: time it only in the 1-thread line,

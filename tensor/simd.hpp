@@ -15,10 +15,11 @@
 //   * avx512 batches: _mm512_fmadd_ps (xsimd 8.1 lacks it, see above);
 //   * fma3+avx2 / fma3+sse batches: _mm256_fmadd_ps / _mm_fmadd_ps (what xsimd::fma calls too);
 //   * aarch64 NEON: vfmaq_f32;
-//   * anything else (the portable SSE2 build): std::fma lane by lane. Slow, but exact: a portable
-//     binary computes the same fused arithmetic as a native one (glibc's fmaf itself picks the FMA
-//     instruction at run time where the CPU has one), and tests that check fusion hold everywhere.
-//     kHardwareFma tells the bench which case it is measuring.
+//   * SSE2 without FMA (the portable build): exact emulation in double (see below), falling back to
+//     std::fma lane by lane on the rare lanes where that could round twice; anything else: std::fma
+//     lane by lane. Slower, but exact: a portable binary computes the same fused arithmetic as a
+//     native one, and tests that check fusion hold everywhere. kHardwareFma tells the bench which
+//     case it is measuring.
 #pragma once
 
 #include <cmath>
@@ -73,6 +74,32 @@ inline batch fma(const batch& a, const batch& b, const batch& c) {
     static_assert(W == 4, "a NEON build should give 4-lane batches");
     return batch(vfmaq_f32(c, a, b));
 #else
+#if defined(__SSE2__) && !defined(__AVX__)
+    // SSE2 without FMA (the portable build), in double: the product of two floats is exact in
+    // double (48 significant bits), so s = a*b + c rounded once to double is within half a double
+    // ulp of the exact x. Rounding s to float then gives RN(x), the fused result, unless s sits
+    // exactly on a float rounding boundary (a midpoint between two floats): every midpoint is a
+    // double, rounding to double is monotonic, so s and x lie on the same side of every midpoint
+    // except the one s may land on. Such lanes (low 29 bits of s's significand 1000...0), and
+    // results in the float subnormal range (where midpoints are spaced differently), take the
+    // exact per-lane std::fma below; they are rare in practice.
+    static_assert(W == 4, "an SSE2 build should give 4-lane batches");
+    const __m128 af = a, bf = b, cf = c;
+    const __m128d s_lo = _mm_add_pd(_mm_mul_pd(_mm_cvtps_pd(af), _mm_cvtps_pd(bf)), _mm_cvtps_pd(cf));
+    const __m128d s_hi = _mm_add_pd(_mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(af, af)), _mm_cvtps_pd(_mm_movehl_ps(bf, bf))),
+                                    _mm_cvtps_pd(_mm_movehl_ps(cf, cf)));
+    const auto boundary = [](__m128d v) {
+        // low dword of each double: its significand's low 32 bits
+        const __m128i low = _mm_and_si128(_mm_castpd_si128(v), _mm_set1_epi64x(0x1FFFFFFF));
+        const __m128i mid = _mm_cmpeq_epi32(low, _mm_set1_epi64x(0x10000000));
+        const __m128d tiny = _mm_and_pd(_mm_cmplt_pd(_mm_andnot_pd(_mm_set1_pd(-0.0), v), _mm_set1_pd(0x1p-126)),
+                                        _mm_cmpneq_pd(v, _mm_setzero_pd()));
+        // dword lanes 0 and 2 are the low dwords (the high ones are masked to 0 and always equal)
+        return (_mm_movemask_ps(_mm_castsi128_ps(mid)) & 0x5) | _mm_movemask_pd(tiny);
+    };
+    if ((boundary(s_lo) | boundary(s_hi)) == 0)
+        return batch(_mm_movelh_ps(_mm_cvtpd_ps(s_lo), _mm_cvtpd_ps(s_hi)));
+#endif
     alignas(64) float x[W], y[W], z[W];
     a.store_aligned(x);
     b.store_aligned(y);

@@ -112,6 +112,35 @@ TEST_SUITE("tensor/kernels") {
         }
         CHECK(out[0] == kFused);
         CHECK(tt::simd::fma(kA, kA, -1.0f) == kFused);
+
+        // Bit-equal to std::fma on random triples of every magnitude, with cancellation (c close to
+        // -a*b), on exact ties (kA*kA - 2^-11 = 1 + 2^-24, halfway between 1 and 1 + 2^-23) and in
+        // the subnormal range: the cases an emulation without an FMA instruction (the portable SSE2
+        // build computes in double) could round twice.
+        tt::Rng rng(99);
+        Vec xs, ys, zs;
+        for (int i = 0; i < 40000; ++i) {
+            const float p = std::ldexp(rng.uniform() + 0.5f, static_cast<int>(rng.uniform() * 60.0f) - 30);
+            const float q = std::ldexp(rng.uniform() - 0.5f, static_cast<int>(rng.uniform() * 60.0f) - 30);
+            float r = std::ldexp(rng.uniform() - 0.5f, static_cast<int>(rng.uniform() * 60.0f) - 30);
+            if (i % 3 == 0) r = -(p * q) * (1.0f + std::ldexp(rng.uniform() - 0.5f, -20));
+            if (i % 7 == 0) r = -(p * q);
+            xs.push_back(p), ys.push_back(q), zs.push_back(r);
+        }
+        for (int i = 0; i < 64; ++i) {  // exact ties, and results around the smallest normal float
+            xs.push_back(kA), ys.push_back(kA), zs.push_back(i % 2 ? -0x1p-11f : -0x1p-11f - 0x1p-23f);
+            xs.push_back(0x1p-70f * (1.0f + static_cast<float>(i) * 0x1p-20f)), ys.push_back(0x1p-57f), zs.push_back(0x1p-149f * static_cast<float>(i));
+        }
+        while (xs.size() % W != 0) xs.push_back(1.0f), ys.push_back(1.0f), zs.push_back(1.0f);
+        std::size_t mismatches = 0;
+        for (std::size_t i = 0; i < xs.size(); i += W) {
+            alignas(64) float got[64];
+            tt::simd::fma(batch::load_unaligned(xs.data() + i), batch::load_unaligned(ys.data() + i),
+                          batch::load_unaligned(zs.data() + i))
+                .store_unaligned(got);
+            for (std::size_t k = 0; k < W; ++k) mismatches += got[k] != std::fma(xs[i + k], ys[i + k], zs[i + k]);
+        }
+        CHECK(mismatches == 0);
     }
 
     TEST_CASE("fused multiply-add: axpy rounds each y + alpha x once, in the vector body and the tail") {

@@ -27,7 +27,8 @@
 //     |mean difference| is at least the observed one: p = (1 + count) / (1 + R). Chosen over a
 //     bootstrap p-value because it needs no re-centring of the bootstrap distribution to impose
 //     the null, its size is exact whatever the metric's skew, and it is what IR evaluation
-//     studies recommend for paired system comparisons. Identical runs give p = 1 exactly.
+//     studies recommend for paired system comparisons. Identical runs give p = 1 exactly. With
+//     n users whose difference is not zero, no p below about 2^(1-n) is possible (one user: p = 1).
 //
 // Both use tt::Rng from one seed, so a report is reproducible bit for bit.
 #pragma once

@@ -1,8 +1,9 @@
-// apps/compare.cpp — is run B better than run A on the same evaluation samples, and by how much?
+// apps/compare.cpp (the compare_runs program) — is run B better than run A on the same
+// evaluation samples, and by how much? (Not called "compare": see apps/meson.build.)
 //
-//   compare A.jsonl B.jsonl                         # every metric the two files share
-//   compare A.jsonl B.jsonl --metrics NDCG@10,HR@10 --resamples 10000 --seed 1 --alpha 0.05
-//   compare A.jsonl B.jsonl --by-length --buckets 1-5,6-10,11-20,21-50,51-
+//   compare_runs A.jsonl B.jsonl                         # every metric the two files share
+//   compare_runs A.jsonl B.jsonl --metrics NDCG@10,HR@10 --resamples 10000 --seed 1 --alpha 0.05
+//   compare_runs A.jsonl B.jsonl --by-length --buckets 1-5,6-10,11-20,21-50,51-
 //
 // A and B are per-user files (apps/eval --per-user) or per-sample files (data::per_sample_jsonl)
 // of two models evaluated on the same data, split and part. Prints one JSON object: per metric
@@ -51,12 +52,12 @@ ojson stats_json(const tt::data::PairedReport& r) {
 int main(int argc, char** argv) {
     using namespace tt::app;
     namespace fs = std::filesystem;
-    cxxopts::Options options("compare",
+    cxxopts::Options options("compare_runs",
                              "Paired comparison of two evaluations of the same samples (per-user files of\n"
                              "apps/eval --per-user, or per-sample files). Prints JSON: per metric mean_a, mean_b,\n"
                              "diff = B - A, a percentile bootstrap CI of diff (users resampled together with all\n"
                              "their samples) and a two-sided paired sign-flip (randomization) p-value.\n"
-                             "  compare A.jsonl B.jsonl [--metrics NDCG@10,HR@10] [--by-length --buckets 1-5,6-10,51-]\n"
+                             "  compare_runs A.jsonl B.jsonl [--metrics NDCG@10,HR@10] [--by-length --buckets 1-5,6-10,51-]\n"
                              "Exit code 2 for bad flags or files (file:line in the message).");
     options.positional_help("FILE_A FILE_B");
     options.add_options()

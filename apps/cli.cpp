@@ -26,7 +26,8 @@ void add_data_flags(cxxopts::Options& options) {
         ("repeats", "keep | drop-consecutive | keep-first", cxxopts::value<std::string>()->default_value("keep"))
         ("skip-bad-lines", "skip malformed lines (counted) instead of stopping")
         ("cache", "use a binary cache of the processed dataset")
-        ("split", "loo (leave-one-out) | ratio (TTT4Rec 3:2:5)", cxxopts::value<std::string>()->default_value("loo"))
+        ("split", "loo (leave-one-out) | ratio (= ratio:3:2:5, TTT4Rec) | ratio:TRAIN:VALID:TEST, e.g. ratio:6:2:2 "
+                  "(RecBole's per-user split of the augmented samples)", cxxopts::value<std::string>()->default_value("loo"))
         ("synthetic-users", "users of the synthetic dataset", cxxopts::value<int>()->default_value("2000"))
         ("synthetic-seed", "seed of the synthetic dataset", cxxopts::value<uint64_t>()->default_value("42"));
 }
@@ -145,7 +146,7 @@ DataOptions data_options(const cxxopts::ParseResult& a) {
     d.split = a["split"].as<std::string>();
     d.synthetic_users = positive(a, "synthetic-users");
     d.synthetic_seed = a["synthetic-seed"].as<uint64_t>();
-    if (d.split != "loo" && d.split != "ratio") throw std::invalid_argument("--split must be loo or ratio, got '" + d.split + "'");
+    data::parse_split(d.split);  // throws std::invalid_argument naming --split and what is wrong
     if (d.repeats != "keep" && d.repeats != "drop-consecutive" && d.repeats != "keep-first")
         throw std::invalid_argument("--repeats must be keep, drop-consecutive or keep-first");
     if (d.synthetic_users < 10) throw std::invalid_argument("--synthetic-users must be at least 10");

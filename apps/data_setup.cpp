@@ -33,9 +33,7 @@ data::Dataset load_data(const DataOptions& opt) {
 
 data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool every_position) {
     auto mode = every_position ? data::TrainExamples::LongestPerUser : data::TrainExamples::EveryPrefix;
-    if (opt.split == "loo") return data::make_leave_one_out(ds, mode);
-    if (opt.split == "ratio") return data::make_ratio_split(ds, {0.3, 0.2, 0.5}, mode);
-    throw std::invalid_argument("--split: '" + opt.split + "' is not loo or ratio");
+    return data::split_dataset(ds, data::parse_split(opt.split), mode);
 }
 
 

@@ -69,6 +69,7 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
         for (const data::UserMetrics& u : full.per_user()) {
             json row = metrics_json(u.values);
             row["user"] = std::string(ds.ids.user_name(u.user));
+            if (u.history_len >= 0) row["history_len"] = u.history_len;  // for compare_runs --by-length
             os << row.dump() << "\n";
         }
         model::atomic_write_file(per_user_path, os.str());

@@ -11,6 +11,8 @@ ModelEntry ttt4rec_entry();     // model/rec/ttt4rec.cpp
 ModelEntry ttt4rec_fe_entry();  // model/rec/ttt4rec_fe.cpp
 ModelEntry sasrec_entry();      // model/rec/sasrec.cpp
 ModelEntry gru4rec_entry();     // model/rec/gru4rec.cpp
+ModelEntry narm_entry();        // model/rec/narm.cpp
+ModelEntry bert4rec_entry();    // model/rec/bert4rec.cpp
 
 std::span<const ModelEntry> model_registry() {
     static const ModelEntry table[] = {
@@ -18,6 +20,8 @@ std::span<const ModelEntry> model_registry() {
         ttt4rec_fe_entry(),
         sasrec_entry(),
         gru4rec_entry(),
+        narm_entry(),
+        bert4rec_entry(),
     };
     return table;
 }

@@ -287,7 +287,9 @@ public:
     void advance(const IntTensor& items, StreamState& st) const override {
         NoGradGuard no_grad;
         Tensor& win = st.field("window");  // (B, W)
-        TT_CHECK(win.defined() && win.rank() == 2, "bert4rec advance: the state is not from this model's start_stream");
+        // An empty window may come back from a states file as an absent (undefined) field.
+        if (!win.defined()) win = Tensor::zeros(Shape{items.shape().rank() == 2 ? items.shape()[0] : 0, 0});
+        TT_CHECK(win.rank() == 2, "bert4rec advance: the state is not from this model's start_stream");
         const int64_t B = win.dim(0), W = win.dim(1);
         check_piece(items, B, cfg_.n_items, "bert4rec");
         const int64_t T = items.shape()[1], N = std::min(cfg_.max_len, W + T), skip = W + T - N;

@@ -166,7 +166,11 @@ public:
         Tensor& win = st.field("window");  // (B, W)
         Tensor& h = st.field("gru_h");     // (B, layers, H)
         Tensor& G = st.field("G");         // (B, W, H)
-        TT_CHECK(win.defined() && win.rank() == 2 && h.rank() == 3 && G.rank() == 3,
+        // An empty window may come back from a states file as an absent (undefined) field.
+        const int64_t rows = items.shape().rank() == 2 ? items.shape()[0] : 0;
+        if (!win.defined()) win = Tensor::zeros(Shape{rows, 0});
+        if (!G.defined()) G = Tensor::zeros(Shape{rows, 0, hidden_});
+        TT_CHECK(win.rank() == 2 && h.defined() && h.rank() == 3 && G.rank() == 3 && G.dim(1) == win.dim(1),
                  "narm advance: the state is not from this model's start_stream");
         const int64_t B = win.dim(0), W = win.dim(1), L = static_cast<int64_t>(gru_.size()), H = hidden_;
         check_piece(items, B, cfg_.n_items, "narm");

@@ -5,14 +5,16 @@
 //   * BERT4Rec's evaluation input (RecBole's reconstruct_test_data examples), the cloze masking
 //     statistics, padding that never reaches the loss, the parameter count, a tiny forward and a
 //     fine-tune loss against float64 numpy;
-//   * for both: the loss gradient along random directions against finite differences, and the
-//     stream (one advance per event, the window sliding) against a full recompute.
+//   * for both: the loss gradient along random directions against finite differences, the stream
+//     (one advance per event, the window sliding) against a full recompute, a checkpoint round
+//     trip and evaluation without dropout, on the registry's tiny configuration.
 // The golden constants come from tests/model/golden_narm_bert4rec.py (run it to regenerate them).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <vector>
 
+#include "model/checkpoint.hpp"
 #include "model/rec/bert4rec.hpp"
 #include "model/rec/narm.hpp"
 #include "model/registry.hpp"
@@ -264,6 +266,37 @@ TEST_SUITE("model/narm_bert4rec") {
             Rng rng(8);
             auto m = make_recommender(c, rng);
             check_stream(*m, {4, 9, 1, 22, 17, 3, 3, 28, 5, 11});
+        }
+    }
+
+    TEST_CASE("narm, bert4rec: the tiny configuration, a checkpoint round trip, no dropout in evaluation") {
+        for (const char* name : {"narm", "bert4rec"}) {
+            CAPTURE(name);
+            RecConfig c = find_model(name).tiny(15);
+            CHECK(c.dim <= 8);
+            CHECK(c.max_len <= 12);
+            validate_config(c);
+            Rng r1(1), r2(2);
+            auto a = make_recommender(c, r1), b = make_recommender(c, r2);
+            ParamList pa, pb;
+            a->parameters(pa);
+            b->parameters(pb);
+            load_parameters(pb, decode_safetensors(encode_safetensors(parameter_values(pa)), "round trip"), "round trip");
+            IntTensor items = ints(Shape{2, 6}, {3, 7, 1, 0, 0, 0, 9, 2, 11, 12, 5, 15});
+            IntTensor lengths = ints(Shape{2}, {3, 6});
+            Tensor sa = a->score_next(items, lengths), sb = b->score_next(items, lengths);
+            Rng drop(3);
+            Tensor st = a->user_states(items, lengths, Ctx{false, &drop}).value();  // a generator but not training
+            Tensor s0 = a->user_states(items, lengths, Ctx{}).value();
+            Tensor tr = a->user_states(items, lengths, Ctx{true, &drop}).value();  // training: dropout on
+            REQUIRE(sa.shape() == (Shape{2, 16}));
+            for (int64_t i = 0; i < sa.numel(); ++i) CHECK(sa.data()[i] == sb.data()[i]);
+            bool differs = false;
+            for (int64_t i = 0; i < s0.numel(); ++i) {
+                CHECK(st.data()[i] == s0.data()[i]);
+                differs = differs || tr.data()[i] != s0.data()[i];
+            }
+            CHECK(differs);
         }
     }
 

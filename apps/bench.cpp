@@ -5,8 +5,10 @@
 // project (TTT layers, data parsing) add a section here.
 //
 // Sections so far:
-//   peak    the machine's measured fma peak (GFLOP/s) on one core and on all threads: a tight loop
-//           of independent xsimd fma chains, i.e. what no real kernel can beat.
+//   peak    the machine's measured fma peak (GFLOP/s) on one core and on all threads: tight loops
+//           of independent fma chains, through the engine's tt::simd::fma and through the raw
+//           intrinsic (they must agree), i.e. what no real kernel can beat. Every frac_of_peak is
+//           against the better of the two.
 //   matmul  sgemm on the shapes of the recommender (M x N x K), 1 thread and all threads, as GFLOP/s
 //           and as a fraction of the peak, next to the naive sgemm_ref and (if built with OpenBLAS)
 //           cblas_sgemm as a yardstick. Also tt::matmul on TTT-sized batches of 16x16 products.
@@ -24,6 +26,12 @@
 //           sequences (or users) per second, model GFLOP/s and the process's peak RSS (getrusage:
 //           per process, so run one configuration per process for a meaningful RSS, e.g.
 //           `bench --only train-ttt --threads 2`). apps/bench_vs_torch.sh runs them against the peer.
+//   train-rec
+//           training throughput of registry recommenders (model/registry.hpp) on the same data and
+//           sizes (3,416 items, C=64, L=50, batch 128, Adam): each model's published defaults and its
+//           own loss() (histories right-padded, as the recommenders take them), timed with the same
+//           policy. --models picks them (default narm,bert4rec,mamba4rec); a name the registry does
+//           not have gives a "skipped" line. Prints train sequences/s, parameters and peak RSS.
 //   data    load throughput (lines/s) of the largest interaction file in the shared data directory:
 //           cold (read + parse + preprocess, no dataset cache) and from the binary cache
 //           (data/throughput.hpp). Directory: --data-dir, else $TTTREC_SHARED_DATA, else
@@ -37,9 +45,10 @@
 // thread was descheduled; compare it with `peak_gflops_cpu`, measured the same way.
 //
 // Usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--threads N] [--steps N] [--warmup N]
-//              [--data-dir DIR]
+//              [--data-dir DIR] [--models NAME[,NAME...]]
 //   --quick    shorter timing (0.05 s per point; 1 warm-up and 3 timed steps for the models), for smoke tests.
 //   --threads  threads for the model sections and the "all threads" lines (default: all cores).
+//   --models   the registry models of train-rec (default narm,bert4rec,mamba4rec).
 //   --steps, --warmup  exactly N timed steps / N warm-up steps in the model sections (default: the
 //              peer's policy, 3 warm-up then up to 15 timed within 25 s), e.g. for a long perf record.
 #include <omp.h>
@@ -57,6 +66,9 @@
 #include <string>
 #include <vector>
 #include <xsimd/xsimd.hpp>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include <sys/resource.h>
 
@@ -67,10 +79,12 @@
 #include "autodiff/grad.hpp"
 #include "data/throughput.hpp"
 #include "model/optim.hpp"
+#include "model/registry.hpp"
 #include "model/ttt.hpp"
 #include "tensor/matmul.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
+#include "tensor/simd.hpp"
 #include "tensor/tensor.hpp"
 
 #ifdef TTTREC_HAVE_CBLAS
@@ -87,12 +101,19 @@ double g_min_seconds = 0.3;
 struct Timing {
     double median_s = 0, best_s = 0;
     double cpu_median_s = 0;  // CPU time of the calling thread only: meaningful for 1-thread runs
+    double proc_cpu_median_s = 0;  // CPU time of the whole process (every thread), per call
     int reps = 0;  // samples (each sample may be several calls)
 };
 
 double thread_cpu_seconds() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
@@ -111,33 +132,45 @@ Timing time_it(const std::function<void()>& fn, double min_seconds, int min_reps
     // own cost do not distort microsecond-scale calls (a 64^3 GEMM takes ~3 us).
     const double first = std::chrono::duration<double>(clock_type::now() - w0).count();
     const int inner = static_cast<int>(std::clamp(1e-3 / std::max(first, 1e-9), 1.0, 1e5));
-    std::vector<double> t, cpu;
+    std::vector<double> t, cpu, proc;
     double total = 0;
     while (total < min_seconds || static_cast<int>(t.size()) < min_reps) {
-        const double c0 = thread_cpu_seconds();
+        const double c0 = thread_cpu_seconds(), p0 = process_cpu_seconds();
         const auto t0 = clock_type::now();
         for (int i = 0; i < inner; ++i) fn();
         const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
         cpu.push_back((thread_cpu_seconds() - c0) / inner);
+        proc.push_back((process_cpu_seconds() - p0) / inner);
         t.push_back(dt / inner);
         total += dt;
     }
     std::sort(t.begin(), t.end());
     std::sort(cpu.begin(), cpu.end());
-    return {t[t.size() / 2], t.front(), cpu[cpu.size() / 2], static_cast<int>(t.size())};
+    std::sort(proc.begin(), proc.end());
+    return {t[t.size() / 2], t.front(), cpu[cpu.size() / 2], proc[proc.size() / 2], static_cast<int>(t.size())};
 }
 
 void emit(const json& j) { std::cout << j.dump() << std::endl; }
 
 // ---------------------------------------------------------------------------------------------
 // peak: the fma roofline of this machine
+//
+// Two probes, both counting 2 flops per lane per fma:
+//   * `project`: kChains chains of tt::simd::fma on xsimd batches, the fma every engine kernel calls;
+//   * `raw`: kRawChains chains of the FMA intrinsic itself (_mm512_fmadd_ps / _mm256_fmadd_ps), written
+//     without xsimd or tt::simd, so that a project fma that silently stops being one instruction (as
+//     xsimd 8.1's fma on AVX-512 is: a vmulps and a vaddps) shows up as a gap between the two lines
+//     instead of a peak that is half the truth and kernels that look twice as good as they are. In a
+//     build without an FMA instruction (portable SSE2) the raw probe is a multiply plus an add.
+// The peak every frac_of_peak below divides by is the better of the two (they agree on a sound build).
 
 using batch = xsimd::batch<float>;
 
-// kChains independent accumulators, each a dependent fma chain: enough of them to cover the fma
-// latency times the number of fma ports (Zen/Intel: 4 cycles x 2 ports = 8), so the loop is bound by
-// fma throughput only. Operands stay in registers; values stay finite (x*m + a with m < 1 converges).
+// Independent accumulators, each a dependent fma chain: enough of them to cover the fma latency
+// times the number of fma ports (Zen/Intel: 4 cycles x 2 ports = 8), so the loop is bound by fma
+// throughput only. Operands stay in registers; values stay finite (x*m + a with m < 1 converges).
 constexpr int kChains = 12;
+constexpr int kRawChains = 16;
 
 double fma_loop(int64_t iters) {
     batch acc[kChains];
@@ -145,7 +178,7 @@ double fma_loop(int64_t iters) {
     const batch m(0.999f), a(0.001f);
     for (int64_t i = 0; i < iters; ++i) {
 #pragma GCC unroll 16
-        for (int c = 0; c < kChains; ++c) acc[c] = xsimd::fma(acc[c], m, a);
+        for (int c = 0; c < kChains; ++c) acc[c] = tt::simd::fma(acc[c], m, a);
     }
     batch s = acc[0];
     for (int c = 1; c < kChains; ++c) s += acc[c];
@@ -154,21 +187,89 @@ double fma_loop(int64_t iters) {
     return static_cast<double>(lanes[0]);
 }
 
+#if defined(__AVX512F__)
+using raw_reg = __m512;
+constexpr int kRawLanes = 16;
+constexpr const char* kRawProbe = "_mm512_fmadd_ps";
+inline raw_reg raw_set(float v) { return _mm512_set1_ps(v); }
+inline raw_reg raw_fma(raw_reg x, raw_reg y, raw_reg z) { return _mm512_fmadd_ps(x, y, z); }
+inline float raw_first(raw_reg x) { return _mm512_cvtss_f32(x); }
+#elif defined(__FMA__) && defined(__AVX__)
+using raw_reg = __m256;
+constexpr int kRawLanes = 8;
+constexpr const char* kRawProbe = "_mm256_fmadd_ps";
+inline raw_reg raw_set(float v) { return _mm256_set1_ps(v); }
+inline raw_reg raw_fma(raw_reg x, raw_reg y, raw_reg z) { return _mm256_fmadd_ps(x, y, z); }
+inline float raw_first(raw_reg x) { return _mm256_cvtss_f32(x); }
+#elif defined(__SSE2__)
+using raw_reg = __m128;
+constexpr int kRawLanes = 4;
+constexpr const char* kRawProbe = "_mm_mul_ps + _mm_add_ps (no FMA instruction in this build)";
+inline raw_reg raw_set(float v) { return _mm_set1_ps(v); }
+inline raw_reg raw_fma(raw_reg x, raw_reg y, raw_reg z) { return _mm_add_ps(_mm_mul_ps(x, y), z); }
+inline float raw_first(raw_reg x) { return _mm_cvtss_f32(x); }
+#else
+using raw_reg = float;
+constexpr int kRawLanes = 1;
+constexpr const char* kRawProbe = "std::fma (scalar)";
+inline raw_reg raw_set(float v) { return v; }
+inline raw_reg raw_fma(raw_reg x, raw_reg y, raw_reg z) { return std::fma(x, y, z); }
+inline float raw_first(raw_reg x) { return x; }
+#endif
+
+double raw_fma_loop(int64_t iters) {
+    raw_reg acc[kRawChains];
+    for (int c = 0; c < kRawChains; ++c) acc[c] = raw_set(static_cast<float>(c) * 0.01f);
+    const raw_reg m = raw_set(0.999f), a = raw_set(0.001f);
+    for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+        for (int c = 0; c < kRawChains; ++c) acc[c] = raw_fma(acc[c], m, a);
+    }
+    float s = 0;
+    for (int c = 0; c < kRawChains; ++c) s += raw_first(acc[c]);
+    return static_cast<double>(s);
+}
+
+enum class Probe { project, raw };
+
+// The instrument's own check: the core clock, from a chain of dependent integer adds (one cycle
+// each on any x86 core), timed by this thread's CPU time. peak / clock = flops per cycle, which
+// cannot exceed what the core's FMA units can issue (e.g. 32 for two 256-bit FMA pipes, which is
+// what a 512-bit FMA occupies on Zen 4; 64 for two 512-bit pipes): a higher figure is a miscount.
+double clock_ghz() {
+#if defined(__x86_64__)
+    const int64_t n = 200'000'000;
+    double best = 0;
+    for (int r = 0; r < 3; ++r) {
+        uint64_t x = 0;
+        const double c0 = thread_cpu_seconds();
+        for (int64_t i = 0; i < n; ++i) asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+        best = std::max(best, 4.0 * static_cast<double>(n) / (thread_cpu_seconds() - c0) / 1e9);
+    }
+    return best;
+#else
+    return 0;  // unknown
+#endif
+}
+
 // Best of 5 runs; with use_cpu_time (1 thread only) timed by this thread's CPU time.
-double measure_peak_gflops(int threads, bool use_cpu_time = false) {
+double measure_probe_gflops(Probe probe, int threads, bool use_cpu_time = false) {
     const int64_t iters = 2'000'000;
-    const double flops = 2.0 * kChains * static_cast<double>(batch::size) * static_cast<double>(iters);
+    const double fmas_per_iter = probe == Probe::project ? kChains * static_cast<double>(batch::size)
+                                                         : kRawChains * static_cast<double>(kRawLanes);
+    const double flops = 2.0 * fmas_per_iter * static_cast<double>(iters);
+    const auto loop = probe == Probe::project ? fma_loop : raw_fma_loop;
     volatile double sink = 0;
     double best = 1e30;
     for (int r = 0; r < 5; ++r) {
         const double c0 = thread_cpu_seconds();
         const auto t0 = clock_type::now();
         if (threads == 1) {
-            sink = sink + fma_loop(iters);
+            sink = sink + loop(iters);
         } else {
             double s = 0;
 #pragma omp parallel for num_threads(threads) reduction(+ : s) schedule(static, 1)
-            for (int t = 0; t < threads; ++t) s += fma_loop(iters);
+            for (int t = 0; t < threads; ++t) s += loop(iters);
             sink = sink + s;
         }
         const double dt = use_cpu_time ? thread_cpu_seconds() - c0
@@ -178,27 +279,53 @@ double measure_peak_gflops(int threads, bool use_cpu_time = false) {
     return flops * threads / best / 1e9;
 }
 
-double peak_per_core() {
-    static double p = measure_peak_gflops(1);
-    return p;
+// The true peak: the better probe (see above).
+double measure_peak_gflops(int threads, bool use_cpu_time = false) {
+    return std::max(measure_probe_gflops(Probe::project, threads, use_cpu_time),
+                    measure_probe_gflops(Probe::raw, threads, use_cpu_time));
 }
+
+// The per-core peak every frac_of_peak divides by: the better of wall-clock and CPU-time timing.
+// CPU time cannot over-report (it only leaves out the time the thread was descheduled), while a
+// wall-clock probe on a busy machine under-reports, which made kernels look better than the peak.
 double peak_per_core_cpu() {
     static double p = measure_peak_gflops(1, true);
+    return p;
+}
+double peak_per_core() {
+    static double p = std::max(measure_peak_gflops(1), peak_per_core_cpu());
     return p;
 }
 
 void section_peak() {
     const tt::SgemmConfig cfg = tt::sgemm_config();
     const int nt = tt::num_threads();
+    const double p1 = measure_probe_gflops(Probe::project, 1), r1 = measure_probe_gflops(Probe::raw, 1);
+    const double pn = measure_probe_gflops(Probe::project, nt), rn = measure_probe_gflops(Probe::raw, nt);
+    const double p1c = measure_probe_gflops(Probe::project, 1, true), r1c = measure_probe_gflops(Probe::raw, 1, true);
+    const double ghz = clock_ghz(), pc = peak_per_core_cpu();
     emit({{"section", "peak"},
           {"arch", cfg.arch},
           {"simd_width", cfg.simd_width},
+          {"project_fma", tt::simd::kHardwareFma ? "one FMA instruction" : "per-lane std::fma (no FMA instruction)"},
           {"fma_chains", kChains},
-          {"peak_gflops_1thread", peak_per_core()},
-          {"peak_gflops_cpu", peak_per_core_cpu()},
+          {"raw_probe", kRawProbe},
+          {"raw_chains", kRawChains},
+          {"project_gflops_1thread", p1},
+          {"raw_gflops_1thread", r1},
+          // The same two probes timed by this thread's CPU time (robust to a busy machine).
+          {"project_gflops_cpu", p1c},
+          {"raw_gflops_cpu", r1c},
+          {"project_over_raw_cpu", p1c / r1c},
+          {"peak_gflops_1thread", peak_per_core()},  // what every frac_of_peak divides by (x threads)
+          {"peak_gflops_cpu", pc},
+          {"clock_ghz_estimate", ghz},
+          {"flops_per_cycle", ghz > 0 ? json(pc / ghz) : json(nullptr)},
           {"threads", nt},
-          {"loadavg", load_average()},
-          {"peak_gflops_all_threads", measure_peak_gflops(nt)}});
+          {"project_gflops_all_threads", pn},
+          {"raw_gflops_all_threads", rn},
+          {"peak_gflops_all_threads", std::max(pn, rn)},
+          {"loadavg", load_average()}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,6 +378,14 @@ void bench_sgemm(const MmShape& s, int threads) {
         j["gflops_cpu"] = flops / t.cpu_median_s / 1e9;
         j["peak_gflops_cpu"] = peak_per_core_cpu();
         j["frac_of_peak_cpu"] = flops / t.cpu_median_s / 1e9 / peak_per_core_cpu();
+    } else {
+        // flops per second of CPU time summed over the process's threads. Against the 1-thread line's
+        // gflops_cpu it tells, on a busy machine where the wall-clock figure mostly measures waiting
+        // for a core, whether the threads slow each other down (memory, caches): equal means that with
+        // the cores to themselves `threads` threads would run `threads` times faster. (Only if every
+        // thread gets work: a call split into one rectangle runs on one thread. Idle pool workers spin
+        // briefly before sleeping, so it errs low.)
+        j["gflops_per_cpu_s"] = flops / t.proc_cpu_median_s / 1e9;
     }
 
     // The naive reference is single-threaded and ~100x slower: time it only in the 1-thread line,
@@ -584,6 +719,92 @@ void section_infer_ttt() { bench_infer("infer-ttt", "ttt_infer", peer_config("tt
 void section_infer_sasrec() { bench_infer("infer-sasrec", "sasrec_infer", peer_config("sasrec", "dual")); }
 
 // ---------------------------------------------------------------------------------------------
+// train-rec: registry recommenders on the benchmark data
+
+std::string g_rec_models = "narm,bert4rec,mamba4rec";  // --models
+
+void bench_train_rec(const std::string& name) {
+    using namespace tt;
+    const int64_t B = 128;
+    model::RecConfig cfg;
+    try {
+        cfg = bench::rec_bench_config(name);
+    } catch (const std::invalid_argument& e) {
+        emit({{"section", "train-rec"}, {"model", name}, {"skipped", e.what()}});
+        return;
+    }
+    const bench::PeerData data = bench::make_ml1m_like(cfg.max_len, 0);
+    Rng init(0), dropout_rng(3), pick(1), negatives(4);
+    std::unique_ptr<model::Recommender> m = model::make_recommender(cfg, init);
+    model::ParamList params;
+    m->parameters(params);
+    model::Adam opt(params, {.lr = 1e-3f});
+    const model::Ctx ctx{true, &dropout_rng};
+
+    // A fresh random batch per step (users with replacement), drawn outside the timed region.
+    model::TrainBatch batch;
+    auto next_batch = [&] {
+        std::vector<int64_t> users(static_cast<std::size_t>(B));
+        for (auto& u : users) u = static_cast<int64_t>(pick.below(bench::kUsers));
+        batch = bench::rec_train_batch(data, users, m->train_negatives(), cfg.every_position, negatives);
+    };
+    float last_loss = 0;
+    auto step = [&] {
+        opt.zero_grad();
+        ad::Var loss = m->loss(batch, ctx);
+        ad::backward(loss, ad::Var(), {.retain_graph = false});
+        opt.step();
+        last_loss = loss.item();
+    };
+    for (int i = 0; i < g_policy.warmup; ++i) {
+        next_batch();
+        step();
+    }
+    std::vector<double> times;
+    const ProcessCounters before = ProcessCounters::now();
+    const auto start = clock_type::now();
+    const int min_steps = std::min(5, g_policy.steps);
+    while (static_cast<int>(times.size()) < g_policy.steps &&
+           (static_cast<int>(times.size()) < min_steps ||
+            std::chrono::duration<double>(clock_type::now() - start).count() < g_policy.budget_s)) {
+        next_batch();
+        const auto t0 = clock_type::now();
+        step();
+        times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    const ProcessCounters after = ProcessCounters::now();
+    std::sort(times.begin(), times.end());
+    const std::size_t n = times.size();
+    const double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    int64_t n_params = 0;
+    for (const auto& [pname, p] : params) n_params += p.numel();
+    emit({{"section", "train-rec"},
+          {"model", name},
+          {"config", cfg.describe()},
+          {"L", cfg.max_len},
+          {"d", cfg.dim},
+          {"items", cfg.n_items},
+          {"threads", tt::num_threads()},
+          {"mode", "train"},
+          {"train_batch", B},
+          {"train_step_s_median", med},
+          {"train_step_s_min", times.front()},
+          {"train_steps_timed", static_cast<int>(n)},
+          {"train_seq_per_s", static_cast<double>(B) / med},
+          {"loss_last", last_loss},
+          {"cpu_s_per_step", (after.cpu_s - before.cpu_s) / static_cast<double>(n)},
+          {"n_params", n_params},
+          {"peak_rss_mb", peak_rss_mb()},
+          {"loadavg", load_average()}});
+}
+
+void section_train_rec() {
+    std::stringstream ss(g_rec_models);
+    for (std::string name; std::getline(ss, name, ',');)
+        if (!name.empty()) bench_train_rec(name);
+}
+
+// ---------------------------------------------------------------------------------------------
 // data: parse + preprocess throughput, cold and from the binary cache
 
 std::string g_data_dir;  // --data-dir
@@ -634,12 +855,13 @@ const Section kSections[] = {
     {"train-sasrec", section_train_sasrec},
     {"infer-ttt", section_infer_ttt},
     {"infer-sasrec", section_infer_sasrec},
+    {"train-rec", section_train_rec},
     {"data", section_data},
 };
 
 void usage(std::ostream& os) {
     os << "usage: bench [--only SECTION[,SECTION...]] [--list] [--quick] [--threads N] [--steps N] [--warmup N]\n"
-          "             [--data-dir DIR]\nsections:";
+          "             [--data-dir DIR] [--models NAME[,NAME...]]\nsections:";
     for (const Section& s : kSections) os << ' ' << s.name;
     os << '\n';
 }
@@ -690,6 +912,8 @@ int main(int argc, char** argv) {
                 usage(std::cerr);
                 return 2;
             }
+        } else if (arg == "--models" && i + 1 < argc) {
+            g_rec_models = argv[++i];
         } else if (arg == "--only" && i + 1 < argc) {
             std::stringstream ss(argv[++i]);
             for (std::string name; std::getline(ss, name, ',');) only.push_back(name);

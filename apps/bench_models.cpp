@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "model/functional.hpp"
+#include "model/registry.hpp"
 
 namespace tt::bench {
 
@@ -257,6 +258,56 @@ double train_step_flops(const PeerConfig& c, int64_t B) { return 3.0 * forward_f
 // Inference: encoder on all L positions + logits of the last position only, 2·B·C·V.
 double inference_flops(const PeerConfig& c, int64_t B) {
     return encoder_flops(c, B) + 2.0 * static_cast<double>(B) * static_cast<double>(c.C * (c.items + 1));
+}
+
+// ------------------------------------------------------------------------------------------------
+// registry recommenders: configuration and batches
+
+model::RecConfig rec_bench_config(const std::string& name) {
+    model::RecConfig c = model::default_config(name);  // throws for an unknown name
+    c.n_items = kItems;
+    c.dim = 64;
+    c.max_len = 50;
+    return c;
+}
+
+model::TrainBatch rec_train_batch(const PeerData& d, const std::vector<int64_t>& users, int negatives,
+                                  bool every_position, Rng& rng) {
+    const int64_t B = static_cast<int64_t>(users.size()), L = d.L, K = negatives;
+    std::vector<int32_t> items(static_cast<std::size_t>(B * L), 0), pos(static_cast<std::size_t>(B * L), 0);
+    std::vector<int32_t> lengths(static_cast<std::size_t>(B)), targets(static_cast<std::size_t>(B));
+    for (int64_t b = 0; b < B; ++b) {
+        // The peer's rows are left-padded (inputs and next-item targets aligned): move the real part
+        // to the front.
+        const int32_t* in = d.train_inputs.data() + users[static_cast<std::size_t>(b)] * L;
+        const int32_t* tg = d.train_targets.data() + users[static_cast<std::size_t>(b)] * L;
+        int64_t start = 0;
+        while (start < L && in[start] == 0) ++start;
+        const int64_t n = L - start;
+        TT_CHECK(n >= 1, "rec_train_batch: an empty history");
+        for (int64_t j = 0; j < n; ++j) {
+            items[static_cast<std::size_t>(b * L + j)] = in[start + j];
+            pos[static_cast<std::size_t>(b * L + j)] = tg[start + j];
+        }
+        lengths[static_cast<std::size_t>(b)] = static_cast<int32_t>(n);
+        targets[static_cast<std::size_t>(b)] = tg[L - 1];
+    }
+    model::TrainBatch batch;
+    if (K > 0) {  // uniform over the real items; the models only read them next to a target
+        const int64_t rows = every_position ? B * L : B;
+        std::vector<int32_t> neg(static_cast<std::size_t>(rows * K), 0);
+        for (int64_t r = 0; r < rows; ++r) {
+            if (every_position && pos[static_cast<std::size_t>(r)] == 0) continue;
+            for (int64_t k = 0; k < K; ++k)
+                neg[static_cast<std::size_t>(r * K + k)] = static_cast<int32_t>(rng.below(kItems) + 1);
+        }
+        batch.negatives = every_position ? IntTensor(Shape{B, L, K}, std::move(neg)) : IntTensor(Shape{B, K}, std::move(neg));
+    }
+    batch.items = IntTensor(Shape{B, L}, std::move(items));
+    batch.lengths = IntTensor(Shape{B}, std::move(lengths));
+    batch.targets = IntTensor(Shape{B}, std::move(targets));
+    batch.position_targets = IntTensor(Shape{B, L}, std::move(pos));
+    return batch;
 }
 
 }  // namespace tt::bench

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "model/layers.hpp"
+#include "model/recommender.hpp"
 #include "model/ttt.hpp"
 
 namespace tt::bench {
@@ -81,5 +82,19 @@ std::unique_ptr<PeerModel> make_peer_model(const PeerConfig& cfg, Rng& rng);
 double forward_flops(const PeerConfig& cfg, int64_t B);         // encode + logits at every position
 double train_step_flops(const PeerConfig& cfg, int64_t B);      // 3 × forward
 double inference_flops(const PeerConfig& cfg, int64_t B);       // encode + logits at the last position
+
+// ---- registry recommenders on the same data (apps/bench section train-rec) ---------------------
+// Not the peer's models: any recommender of model/registry.hpp, trained by its own loss() on the
+// same histories, to compare training throughput across the zoo (NARM, BERT4Rec, Mamba4Rec, ...).
+
+// The model's published defaults with the benchmark's sizes: C 64, L 50, 3,416 items. Throws
+// std::invalid_argument (naming the known models) for a name the registry does not have.
+model::RecConfig rec_bench_config(const std::string& name);
+// The rows `users` of the data as a registry TrainBatch: the same histories, right-padded as the
+// recommenders expect (B, L), their lengths, the next item after each, the next item at every
+// position (0 at padding), and `negatives` uniform negatives per target when the loss needs them:
+// (B, K), or (B, L, K) with every_position (0 at padding).
+model::TrainBatch rec_train_batch(const PeerData& d, const std::vector<int64_t>& users, int negatives,
+                                  bool every_position, Rng& rng);
 
 }  // namespace tt::bench

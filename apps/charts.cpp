@@ -287,6 +287,80 @@ std::string svg_grouped_bars(const std::string& title, const std::string& y_labe
 }
 
 // ------------------------------------------------------------------------------------------------
+// gap chart
+
+std::string svg_gap_chart(const std::string& title, const std::string& y_label, const std::string& x_label,
+                          const std::vector<GapPoint>& points, const std::string& note, int width, int height) {
+    std::ostringstream o;
+    header(o, width, height, title);
+    const double left = 96, right = width - 30.0, top = 64, bottom = height - (note.empty() ? 84.0 : 104.0);
+    // The y range always includes 0: the question the chart answers is "is the gap above zero?"
+    double lo = 0, hi = 0;
+    for (const GapPoint& p : points)
+        for (double v : {p.diff, p.ci_low, p.ci_high})
+            if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    const double pad = (hi - lo) * 0.08;
+    Axis ya = make_axis(lo - pad, hi + pad, bottom, top, 6);
+    Axis xa{0, 1, left, right, {}, 0};
+    axes(o, xa, ya, left, top, right, bottom, false);
+    axis_labels(o, "", y_label, left, top, right, bottom, left - 70);
+    if (!x_label.empty())
+        o << "<text x=\"" << px((left + right) / 2) << "\" y=\"" << px(bottom + 58) << "\" text-anchor=\"middle\" font-size=\"13\">"
+          << esc(x_label) << "</text>\n";
+    if (!note.empty())
+        o << "<text x=\"" << px((left + right) / 2) << "\" y=\"" << px(height - 14.0) << "\" text-anchor=\"middle\" font-size=\"12\" "
+          << "fill=\"#555555\">" << esc(note) << "</text>\n";
+    o << "<line x1=\"" << px(left) << "\" y1=\"" << px(ya(0)) << "\" x2=\"" << px(right) << "\" y2=\"" << px(ya(0))
+      << "\" stroke=\"#333333\" stroke-width=\"1.2\" stroke-dasharray=\"6,4\"/>\n";
+
+    const std::size_t n = points.size();
+    const double slot = (right - left) / static_cast<double>(std::max<std::size_t>(1, n));
+    auto cx = [&](std::size_t i) { return left + slot * (static_cast<double>(i) + 0.5); };
+    // A thin line through the points: the eye follows the gap as the training share grows.
+    std::ostringstream pts;
+    std::size_t drawn = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        if (std::isfinite(points[i].diff)) pts << (drawn++ ? " " : "") << px(cx(i)) << "," << px(ya(points[i].diff));
+    if (drawn > 1)
+        o << "<polyline points=\"" << pts.str() << "\" fill=\"none\" stroke=\"" << color(0)
+          << "\" stroke-width=\"1.2\" stroke-opacity=\"0.45\"/>\n";
+    for (std::size_t i = 0; i < n; ++i) {
+        const GapPoint& p = points[i];
+        const double x = cx(i);
+        o << "<text x=\"" << px(x) << "\" y=\"" << px(bottom + 22) << "\" text-anchor=\"middle\" font-size=\"14\">" << esc(p.label)
+          << "</text>\n";
+        if (!p.sublabel.empty())
+            o << "<text x=\"" << px(x) << "\" y=\"" << px(bottom + 39) << "\" text-anchor=\"middle\" font-size=\"12\" fill=\"#555555\">"
+              << esc(p.sublabel) << "</text>\n";
+        if (!std::isfinite(p.diff)) continue;
+        const bool excludes_zero = std::isfinite(p.ci_low) && std::isfinite(p.ci_high) && (p.ci_low > 0 || p.ci_high < 0);
+        std::ostringstream tip;
+        tip << p.label << ": " << num(p.diff, 4) << " [" << num(p.ci_low, 4) << ", " << num(p.ci_high, 4) << "]";
+        if (std::isfinite(p.p_value)) tip << ", p = " << num(p.p_value, 4);
+        o << "<g class=\"gap\" data-label=\"" << esc(p.label) << "\">\n";
+        if (std::isfinite(p.ci_low) && std::isfinite(p.ci_high)) {
+            const double y0 = ya(p.ci_low), y1 = ya(p.ci_high);
+            o << "<line x1=\"" << px(x) << "\" y1=\"" << px(y0) << "\" x2=\"" << px(x) << "\" y2=\"" << px(y1) << "\" stroke=\""
+              << color(0) << "\" stroke-width=\"2\"/>\n";
+            for (double y : {y0, y1})  // caps
+                o << "<line x1=\"" << px(x - 9) << "\" y1=\"" << px(y) << "\" x2=\"" << px(x + 9) << "\" y2=\"" << px(y) << "\" stroke=\""
+                  << color(0) << "\" stroke-width=\"2\"/>\n";
+        }
+        o << "<circle cx=\"" << px(x) << "\" cy=\"" << px(ya(p.diff)) << "\" r=\"5.5\" fill=\"" << (excludes_zero ? color(0) : "white")
+          << "\" stroke=\"" << color(0) << "\" stroke-width=\"2\"><title>" << esc(tip.str()) << "</title></circle>\n";
+        // The value beside the dot; p under it when known.
+        std::string value = (p.diff > 0 ? "+" : "") + num(p.diff, 4);
+        o << "<text x=\"" << px(x + 12) << "\" y=\"" << px(ya(p.diff) + 4) << "\" font-size=\"12\">" << esc(value) << "</text>\n";
+        if (std::isfinite(p.p_value))
+            o << "<text x=\"" << px(x + 12) << "\" y=\"" << px(ya(p.diff) + 19) << "\" font-size=\"11\" fill=\"#555555\">"
+              << (p.p_value < 0.001 ? std::string("p &lt; 0.001") : "p = " + num(p.p_value, 3)) << "</text>\n";
+        o << "</g>\n";
+    }
+    o << "</svg>\n";
+    return o.str();
+}
+
+// ------------------------------------------------------------------------------------------------
 // run-directory readers
 
 Curves read_curves(const std::string& path, const std::string& metric) {
@@ -334,6 +408,42 @@ std::map<std::string, double> read_run_metrics(const std::string& path, const st
     std::map<std::string, double> out;
     for (auto it = j[part][kind].begin(); it != j[part][kind].end(); ++it)
         if (it->is_number()) out[it.key()] = it->get<double>();
+    return out;
+}
+
+std::vector<GapPoint> read_gap_points(const std::string& path) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(model::read_file_bytes(path));
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(path + ": not valid JSON: " + e.what());
+    }
+    if (!j.is_array() || j.empty())
+        throw std::runtime_error(path + ": expected a non-empty JSON array of {\"label\", \"diff\", \"ci_low\", \"ci_high\"}");
+    std::vector<GapPoint> out;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const nlohmann::json& e = j[i];
+        const std::string where = path + ": entry " + std::to_string(i + 1) + ": ";
+        if (!e.is_object() || !e.contains("label") || !e["label"].is_string())
+            throw std::runtime_error(where + "needs a string \"label\"");
+        GapPoint p;
+        p.label = e["label"].get<std::string>();
+        for (auto [key, field] : {std::pair{"diff", &p.diff}, std::pair{"ci_low", &p.ci_low}, std::pair{"ci_high", &p.ci_high}}) {
+            if (!e.contains(key) || !e[key].is_number()) throw std::runtime_error(where + "needs a number \"" + key + "\"");
+            *field = e[key].get<double>();
+        }
+        // (not ci_low <= diff: a percentile interval need not contain the point estimate)
+        if (!(p.ci_low <= p.ci_high)) throw std::runtime_error(where + "ci_low is above ci_high");
+        if (e.contains("sublabel")) {
+            if (!e["sublabel"].is_string()) throw std::runtime_error(where + "\"sublabel\" must be a string");
+            p.sublabel = e["sublabel"].get<std::string>();
+        }
+        if (e.contains("p_value")) {
+            if (!e["p_value"].is_number()) throw std::runtime_error(where + "\"p_value\" must be a number");
+            p.p_value = e["p_value"].get<double>();
+        }
+        out.push_back(p);
+    }
     return out;
 }
 

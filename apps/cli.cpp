@@ -109,7 +109,11 @@ void add_eval_flags(cxxopts::Options& options) {
         ("ks", "cut-offs K of HR@K / NDCG@K", cxxopts::value<std::string>()->default_value("5,10,20,50"))
         ("mask-history", "remove the user's earlier items from the ranking (S3Rec-family protocol; default: not masked, as RecBole)")
         ("eval-batch", "evaluation batch size", cxxopts::value<int>()->default_value("512"))
-        ("sampled", "negatives of the sampled metrics (0 = off)", cxxopts::value<int>()->default_value("100"));
+        ("sampled", "negatives of the sampled metrics (0 = off)", cxxopts::value<int>()->default_value("100"))
+        ("candidates", "the candidate protocol: rank each target among N sampled negatives fixed per example, "
+                       "HR/NDCG@K, AUC, GAUC, logloss (0 = off; 99 as Zhan et al.); early-stop on it with "
+                       "--metric candidates/NDCG@10", cxxopts::value<int>()->default_value("0"))
+        ("candidates-seed", "seed of the candidate lists (the same lists for every model)", cxxopts::value<uint64_t>()->default_value("0"));
 }
 
 int positive(const cxxopts::ParseResult& args, const std::string& flag) {
@@ -207,6 +211,8 @@ EvalOptions eval_options(const cxxopts::ParseResult& a) {
     e.mask_history = a.count("mask-history") > 0 && a["mask-history"].as<bool>();  // also --mask-history=false
     e.batch_size = positive(a, "eval-batch");
     e.sampled_negatives = non_negative(a, "sampled");
+    e.candidates = non_negative(a, "candidates");
+    e.candidates_seed = a["candidates-seed"].as<uint64_t>();
     return e;
 }
 

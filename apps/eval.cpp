@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
         if (args.count("ks")) eval.ks = given.ks;
         if (args.count("mask-history")) eval.mask_history = given.mask_history;
         if (args.count("sampled")) eval.sampled_negatives = given.sampled_negatives;
+        if (args.count("candidates")) eval.candidates = given.candidates;
+        if (args.count("candidates-seed")) eval.candidates_seed = given.candidates_seed;
         if (args.count("eval-batch")) eval.batch_size = given.batch_size;
         if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
         tt::data::Dataset ds = load_data(run.options.data);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "data/candidates.hpp"
 #include "model/checkpoint.hpp"
 
 namespace tt::app {
@@ -54,6 +55,15 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
     json j;
     j["full"] = metrics_json(full.result());
     if (eval.sampled_negatives > 0) j["sampled_" + std::to_string(eval.sampled_negatives)] = metrics_json(sampled.result());
+    if (eval.candidates > 0) {
+        // The same lists for every model and every call: they depend only on (seed, user, example).
+        data::CandidateSet cs = data::make_candidates(ds, examples, eval.candidates, eval.candidates_seed);
+        data::BatchOptions cb = bo;
+        cb.negatives = 0;
+        j["candidates"] = metrics_json(data::evaluate_candidates(
+            ds, examples, cs, cb, [&](const data::Batch& b, const IntTensor& c) { return model.score_candidates(b.items, b.lengths, c); }));
+        j["candidates"]["negatives"] = eval.candidates;
+    }
     if (!per_user_path.empty()) {
         std::ostringstream os;
         for (const data::UserMetrics& u : full.per_user()) {

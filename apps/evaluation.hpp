@@ -11,7 +11,8 @@
 
 namespace tt::app {
 
-// Metrics of `model` on `examples` (full ranking, plus sampled metrics when eval.sampled_negatives).
+// Metrics of `model` on `examples`: "full" ranking, plus "sampled_N" when eval.sampled_negatives
+// and "candidates" (the candidate protocol) when eval.candidates.
 // per_user_path: also write one JSON line of metrics per user there.
 json evaluate(const model::Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,
               const EvalOptions& eval, uint64_t seed, const std::string& per_user_path = "");

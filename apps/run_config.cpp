@@ -65,10 +65,11 @@ json to_json(const TrainOptions& o) {
                  {"repeats", d.repeats}, {"skip_bad_lines", d.skip_bad_lines}, {"cache", d.cache},
                  {"split", d.split},     {"synthetic_users", d.synthetic_users}, {"synthetic_seed", d.synthetic_seed}};
     j["eval"] = {{"ks", o.eval.ks}, {"mask_history", o.eval.mask_history}, {"batch_size", o.eval.batch_size},
-                 {"sampled_negatives", o.eval.sampled_negatives}};
+                 {"sampled_negatives", o.eval.sampled_negatives}, {"candidates", o.eval.candidates},
+                 {"candidates_seed", o.eval.candidates_seed}};
     j["train"] = {{"batch_size", o.batch_size}, {"lr", o.lr}, {"optimizer", o.optimizer},
                   {"weight_decay", o.weight_decay}, {"clip_norm", o.clip_norm}, {"warmup_steps", o.warmup_steps},
-                  {"epochs", o.epochs}, {"patience", o.patience}, {"metric", o.metric}, {"seed", o.seed},
+                  {"epochs", o.epochs}, {"patience", o.patience}, {"stopping", o.stopping}, {"metric", o.metric}, {"seed", o.seed},
                   {"threads", o.threads}, {"max_steps_per_epoch", o.max_steps_per_epoch}};
     return j;
 }
@@ -92,10 +93,12 @@ TrainOptions train_options_from_json(const json& j) {
         const json& e = j.at("eval");
         o.eval.ks = e.at("ks").get<std::vector<int>>(), o.eval.mask_history = e.at("mask_history");
         o.eval.batch_size = e.at("batch_size"), o.eval.sampled_negatives = e.at("sampled_negatives");
+        // Absent from runs made before the candidate protocol: off.
+        o.eval.candidates = e.value("candidates", 0), o.eval.candidates_seed = e.value("candidates_seed", uint64_t{0});
         const json& t = j.at("train");
         o.batch_size = t.at("batch_size"), o.lr = t.at("lr"), o.optimizer = t.at("optimizer");
         o.weight_decay = t.at("weight_decay"), o.clip_norm = t.at("clip_norm"), o.warmup_steps = t.at("warmup_steps");
-        o.epochs = t.at("epochs"), o.patience = t.at("patience"), o.metric = t.at("metric"), o.seed = t.at("seed");
+        o.epochs = t.at("epochs"), o.patience = t.at("patience"), o.stopping = t.value("stopping", std::string("strict")), o.metric = t.at("metric"), o.seed = t.at("seed");
         o.threads = t.at("threads"), o.max_steps_per_epoch = t.at("max_steps_per_epoch");
     } catch (const json::exception& e) {
         throw std::invalid_argument(std::string("config.json: ") + e.what());

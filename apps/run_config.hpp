@@ -33,6 +33,12 @@ struct EvalOptions {
     bool mask_history = false;
     int batch_size = 512;
     int sampled_negatives = 100;  // sampled metrics (SASRec protocol); 0 = off
+    // The candidate protocol (Zhan et al.'s setting, data/candidates.hpp): each example's target
+    // ranked among `candidates` negatives fixed per (seed, user, example), scored by the model's
+    // score_candidates; HR/NDCG@K, AUC, GAUC, logloss. 0 = off. Early stopping reads these metrics
+    // when --metric is "candidates/<name>" (e.g. candidates/NDCG@10).
+    int candidates = 0;
+    uint64_t candidates_seed = 0;
 };
 
 // Failure injection, used only by the tests (tests/apps/test_crash.cpp, test_train.cpp): never
@@ -55,6 +61,7 @@ struct TrainOptions {
     int warmup_steps = 0;
     int epochs = 30;
     int patience = 5;                // epochs without improvement before stopping
+    std::string stopping = "strict"; // strict: value > best improves | recbole: value >= best (RecBole's rule)
     std::string metric = "NDCG@10";  // validation metric for early stopping
     uint64_t seed = 42;
     int threads = 0;                 // 0: all cores

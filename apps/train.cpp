@@ -16,10 +16,11 @@
 
 #include "apps/cli.hpp"
 #include "apps/runner.hpp"
+#include "model/registry.hpp"
 
 int main(int argc, char** argv) {
     using namespace tt::app;
-    cxxopts::Options options("train", "Train a sequential recommender (ttt4rec, ttt4rec-fe, sasrec, gru4rec).\n"
+    cxxopts::Options options("train", "Train a sequential recommender (" + tt::model::model_names() + ").\n"
                                       "Without --data it trains on a built-in synthetic dataset.");
     add_data_flags(options);
     add_model_flags(options);
@@ -32,7 +33,10 @@ int main(int argc, char** argv) {
         ("warmup", "linear learning-rate warm-up steps", cxxopts::value<int>()->default_value("0"))
         ("epochs", "maximum epochs", cxxopts::value<int>()->default_value("30"))
         ("patience", "early stopping: epochs without improvement", cxxopts::value<int>()->default_value("5"))
-        ("metric", "validation metric for early stopping", cxxopts::value<std::string>()->default_value("NDCG@10"))
+        ("stopping", "what counts as an improvement: strict (better than the best so far) | recbole (at least as "
+                     "good: RecBole resets its counter and keeps the newer checkpoint on a tie)",
+         cxxopts::value<std::string>()->default_value("strict"))
+        ("metric", "validation metric for early stopping (full ranking; candidates/NAME for the candidate protocol, with --candidates N)", cxxopts::value<std::string>()->default_value("NDCG@10"))
         ("seed", "random seed (initialisation, shuffling, dropout, negatives)", cxxopts::value<uint64_t>()->default_value("42"))
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("max-steps", "cap on steps per epoch (0 = whole epochs)", cxxopts::value<int64_t>()->default_value("0"))
@@ -89,6 +93,9 @@ int main(int argc, char** argv) {
         opt.epochs = positive(args, "epochs");
         opt.patience = non_negative(args, "patience");
         opt.metric = args["metric"].as<std::string>();
+        opt.stopping = args["stopping"].as<std::string>();
+        if (opt.stopping != "strict" && opt.stopping != "recbole")
+            throw std::invalid_argument("--stopping must be strict or recbole, got '" + opt.stopping + "'");
         opt.seed = args["seed"].as<uint64_t>();
         opt.threads = non_negative(args, "threads");
         opt.max_steps_per_epoch = args["max-steps"].as<int64_t>();
@@ -100,9 +107,18 @@ int main(int argc, char** argv) {
             throw std::invalid_argument("--weight-decay and --clip-norm must be finite and >= 0");
         if (opt.max_steps_per_epoch < 0) throw std::invalid_argument("--max-steps must be >= 0");
         // The early-stopping metric must be one that validation computes (known before any training).
-        bool known_metric = opt.metric == "MRR";
-        for (int k : opt.eval.ks) known_metric |= opt.metric == "HR@" + std::to_string(k) || opt.metric == "NDCG@" + std::to_string(k);
-        if (!known_metric) throw std::invalid_argument("--metric: '" + opt.metric + "' is not HR@K, NDCG@K (K in --ks) or MRR");
+        // Full ranking: HR@K, NDCG@K (K in --ks), MRR. The candidate protocol: candidates/HR@K,
+        // candidates/NDCG@K (K in 5, 10, 20), candidates/AUC, candidates/GAUC.
+        const bool on_candidates = opt.metric.rfind("candidates/", 0) == 0;
+        const std::string name = on_candidates ? opt.metric.substr(11) : opt.metric;
+        bool known_metric = on_candidates ? name == "AUC" || name == "GAUC" : name == "MRR";
+        for (int k : on_candidates ? std::vector<int>{5, 10, 20} : opt.eval.ks)
+            known_metric |= name == "HR@" + std::to_string(k) || name == "NDCG@" + std::to_string(k);
+        if (!known_metric)
+            throw std::invalid_argument("--metric: '" + opt.metric + "' is not HR@K, NDCG@K (K in --ks) or MRR, nor candidates/" +
+                                        "HR@K, candidates/NDCG@K (K in 5, 10, 20), candidates/AUC or candidates/GAUC");
+        if (on_candidates && opt.eval.candidates == 0)
+            throw std::invalid_argument("--metric " + opt.metric + " needs the candidate protocol: --candidates N");
         if (std::filesystem::exists(opt.out_dir) && !std::filesystem::is_directory(opt.out_dir))
             throw std::invalid_argument("--out: " + opt.out_dir + " exists and is not a directory");
     } catch (const std::exception& e) {

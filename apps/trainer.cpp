@@ -19,6 +19,7 @@
 #include "apps/evaluation.hpp"
 #include "apps/progress.hpp"
 #include "apps/resume_state.hpp"
+#include "data/candidates.hpp"
 #include "model/checkpoint.hpp"
 #include "model/optim.hpp"
 #include "model/registry.hpp"
@@ -115,6 +116,9 @@ void set_up(Session& s, std::ostream& log, const std::string& resume_dir) {
         write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
         write_text(dir + "/idmap.json", idmap_json(s.ds).dump() + "\n");
         write_text(dir + "/metrics.jsonl", "");
+        if (opt.eval.candidates > 0)  // for the record: the lists every model of this protocol is scored on
+            data::save_candidates(data::make_split_candidates(s.ds, s.split, opt.eval.candidates, opt.eval.candidates_seed),
+                                  dir + "/candidates.txt");
     }
 
     s.sampler = std::make_unique<data::NegativeSampler>(s.ds, opt.seed + 1);
@@ -200,20 +204,27 @@ bool end_epoch(Session& s, int epoch, const EpochStats& st, clock_type::time_poi
     const TrainOptions& opt = s.opt;
     const std::string& dir = opt.out_dir;
     EvalOptions ve = opt.eval;
-    ve.sampled_negatives = 0;  // validation: full ranking only (what early stopping watches)
+    // Validation computes only what early stopping watches: full ranking, or the candidate protocol
+    // for a "candidates/<name>" metric.
+    const bool on_candidates = opt.metric.rfind("candidates/", 0) == 0;
+    ve.sampled_negatives = 0;
+    if (!on_candidates) ve.candidates = 0;
     json valid = evaluate(*s.rec, s.ds, s.split.valid, ve, opt.seed);
-    double value = valid["full"].value(opt.metric, -1.0);
+    double value = on_candidates ? valid["candidates"].value(opt.metric.substr(11), -1.0) : valid["full"].value(opt.metric, -1.0);
     TT_CHECK(value >= 0, "--metric: '" + opt.metric + "' is not one of the computed metrics");
     double secs = seconds_since(t0);
     json line = {{"epoch", epoch}, {"loss", st.loss_sum / static_cast<double>(std::max<int64_t>(st.done, 1))},
-                 {"valid", valid["full"]}, {"seconds", secs}, {"train_seconds", st.train_secs},
+                 {"valid", on_candidates ? valid["candidates"] : valid["full"]}, {"seconds", secs}, {"train_seconds", st.train_secs},
                  {"seq_per_s", static_cast<double>(st.seqs) / st.train_secs}};
     s.p.metrics_log += line.dump() + "\n";
     write_text(dir + "/metrics.jsonl", s.p.metrics_log);
     if (!opt.quiet)
         log << "epoch " << epoch << " loss " << line["loss"].get<double>() << " valid " << opt.metric << " " << value
             << " (" << std::setprecision(3) << secs << " s)\n";
-    if (value > s.p.best) {  // strictly better: save the new best checkpoint atomically
+    // An improvement saves the new best checkpoint atomically. RecBole counts a tie as one (and
+    // keeps the newer weights); the default asks for strictly better.
+    const bool improved = opt.stopping == "recbole" ? value >= s.p.best : value > s.p.best;
+    if (improved) {
         s.p.best = value, s.p.best_epoch = epoch, s.p.bad_epochs = 0;
         model::save_safetensors(dir + "/model.safetensors", model::parameter_values(s.params),
                                 {{"format", "pt"}, {"tttrec_model", opt.model.model}});

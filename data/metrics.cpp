@@ -62,14 +62,16 @@ void RankingMetrics::reset() {
     total_.hr.assign(opt_.ks.size(), 0.0);
     total_.ndcg.assign(opt_.ks.size(), 0.0);
     users_.clear();
+    samples_.clear();
 }
 
-void RankingMetrics::accumulate(Sums& s, int64_t rank) const {
+void RankingMetrics::accumulate(Sums& s, int64_t rank, int64_t history_len) const {
     if (s.hr.empty()) {
         s.hr.assign(opt_.ks.size(), 0.0);
         s.ndcg.assign(opt_.ks.size(), 0.0);
     }
     ++s.count;
+    if (history_len >= 0 && (s.min_history < 0 || history_len < s.min_history)) s.min_history = history_len;
     s.mrr += 1.0 / static_cast<double>(rank);
     const double gain = 1.0 / std::log2(static_cast<double>(rank) + 1.0);
     for (std::size_t i = 0; i < opt_.ks.size(); ++i)
@@ -79,19 +81,21 @@ void RankingMetrics::accumulate(Sums& s, int64_t rank) const {
         }
 }
 
-void RankingMetrics::add_rank(int32_t user, int64_t rank) {
+void RankingMetrics::add_rank(int32_t user, int64_t rank, int64_t history_len) {
     TT_CHECK(rank >= 1, "RankingMetrics: rank must be >= 1");
-    accumulate(total_, rank);
+    accumulate(total_, rank, history_len);
     if (opt_.per_user) {
         TT_CHECK(user >= 0, "RankingMetrics: negative user id");
         if (static_cast<std::size_t>(user) >= users_.size()) users_.resize(static_cast<std::size_t>(user) + 1);
-        accumulate(users_[static_cast<std::size_t>(user)], rank);
+        accumulate(users_[static_cast<std::size_t>(user)], rank, history_len);
     }
+    if (opt_.per_sample) samples_.push_back({user, history_len, rank});
 }
 
 int64_t RankingMetrics::add(int32_t user, const float* scores, int32_t n_items, int32_t target, std::span<const int32_t> history) {
     int64_t r = full_rank(scores, n_items, target, opt_.mask_history ? history : std::span<const int32_t>{});
-    add_rank(user, r);
+    // An evaluated history is never empty (the first item has no sample), so empty = not given.
+    add_rank(user, r, history.empty() ? -1 : static_cast<int64_t>(history.size()));
     return r;
 }
 
@@ -145,8 +149,23 @@ std::vector<UserMetrics> RankingMetrics::per_user() const {
     TT_CHECK(opt_.per_user, "RankingMetrics::per_user: construct with per_user = true");
     std::vector<UserMetrics> out;
     for (std::size_t u = 0; u < users_.size(); ++u)
-        if (users_[u].count > 0) out.push_back({static_cast<int32_t>(u), values_of(users_[u])});
+        if (users_[u].count > 0) out.push_back({static_cast<int32_t>(u), values_of(users_[u]), users_[u].min_history});
     return out;
+}
+
+std::vector<SampleMetrics> RankingMetrics::per_sample() const {
+    TT_CHECK(opt_.per_sample, "RankingMetrics::per_sample: construct with per_sample = true");
+    std::vector<SampleMetrics> out = samples_;
+    std::stable_sort(out.begin(), out.end(), [](const SampleMetrics& a, const SampleMetrics& b) {
+        return a.user != b.user ? a.user < b.user : a.history_len < b.history_len;
+    });
+    return out;
+}
+
+MetricValues RankingMetrics::sample_values(const SampleMetrics& s) const {
+    Sums one;
+    accumulate(one, s.rank, s.history_len);
+    return values_of(one);
 }
 
 MetricValues RankingMetrics::user_averaged() const {
@@ -161,7 +180,8 @@ MetricValues RankingMetrics::user_averaged() const {
 }
 
 void RankingMetrics::merge(const RankingMetrics& o) {
-    TT_CHECK(o.opt_.ks == opt_.ks && o.opt_.per_user == opt_.per_user, "RankingMetrics::merge: options differ");
+    TT_CHECK(o.opt_.ks == opt_.ks && o.opt_.per_user == opt_.per_user && o.opt_.per_sample == opt_.per_sample,
+             "RankingMetrics::merge: options differ");
     auto add_sums = [&](Sums& a, const Sums& b) {
         if (b.count == 0) return;
         if (a.hr.empty()) {
@@ -169,6 +189,7 @@ void RankingMetrics::merge(const RankingMetrics& o) {
             a.ndcg.assign(opt_.ks.size(), 0.0);
         }
         a.count += b.count;
+        if (b.min_history >= 0 && (a.min_history < 0 || b.min_history < a.min_history)) a.min_history = b.min_history;
         a.mrr += b.mrr;
         for (std::size_t i = 0; i < a.hr.size(); ++i) {
             a.hr[i] += b.hr[i];
@@ -178,6 +199,7 @@ void RankingMetrics::merge(const RankingMetrics& o) {
     add_sums(total_, o.total_);
     if (o.users_.size() > users_.size()) users_.resize(o.users_.size());
     for (std::size_t u = 0; u < o.users_.size(); ++u) add_sums(users_[u], o.users_[u]);
+    samples_.insert(samples_.end(), o.samples_.begin(), o.samples_.end());
 }
 
 }  // namespace tt::data

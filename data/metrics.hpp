@@ -8,7 +8,9 @@
 //     HR@K   = 1[rank <= K]                 (= Recall@K with one target)
 //     NDCG@K = 1/log2(rank + 1) if rank <= K else 0   (binary gain, IDCG = 1)
 //     MRR    = 1/rank                       (not cut at any K)
-// averaged over samples (RecBole / S3Rec), or per user when asked.
+// averaged over samples (RecBole / S3Rec), or per user when asked. Under a ratio split a user has
+// several valid/test samples, and the reported metric is the mean over SAMPLES (RecBole), so a
+// user with 5 test samples weighs 5 times one with 1; user_averaged() is the other convention.
 //
 // History masking (mask_history): the user's earlier items are removed from the candidates, as
 // the S3Rec-family code does (it sets their scores to 0; we drop them from the count). The target
@@ -36,6 +38,7 @@ struct MetricOptions {
     std::vector<int> ks = {5, 10, 20, 50};
     bool mask_history = false;  // see the header comment for the default
     bool per_user = false;      // also keep per-user sums (for per_user() / user_averaged())
+    bool per_sample = false;    // also keep every sample's rank (for per_sample())
 };
 
 // Named metric values ("HR@10", "NDCG@10", "MRR") over `count` samples.
@@ -48,7 +51,20 @@ struct MetricValues {
 
 struct UserMetrics {
     int32_t user = 0;
-    MetricValues values;  // averaged over this user's samples
+    MetricValues values;  // averaged over this user's samples (values.count = how many)
+    // Length of the history before the user's first evaluated target: under leave-one-out the
+    // test history, under a ratio split the history where the user's evaluated part begins.
+    // -1 when the samples were added without their history (add_rank without it, add_sampled).
+    int64_t history_len = -1;
+};
+
+// One evaluated sample (per_sample): which user, the length of its history (= the target's
+// position in the user's sequence, so (user, history_len) identifies the sample within a split),
+// and the target's rank. sample_values() turns it into the metrics.
+struct SampleMetrics {
+    int32_t user = 0;
+    int64_t history_len = -1;
+    int64_t rank = 0;
 };
 
 // Rank of `target` among items 1..n_items of `scores` (n_items+1 floats; column 0 ignored), ties
@@ -66,8 +82,8 @@ public:
     int64_t add(int32_t user, const float* scores, int32_t n_items, int32_t target, std::span<const int32_t> history = {});
     // One sample ranked against negatives (sampled metrics).
     int64_t add_sampled(int32_t user, const float* scores, int32_t target, std::span<const int32_t> negatives);
-    // A rank computed elsewhere.
-    void add_rank(int32_t user, int64_t rank);
+    // A rank computed elsewhere; history_len as in SampleMetrics (-1: unknown).
+    void add_rank(int32_t user, int64_t rank, int64_t history_len = -1);
 
     // A whole batch: scores (B, n_items+1), row r for batch.examples[r]; the history mask of a row is
     // ds.sequence(user)[0, end) (everything before the target, as S3Rec's seq[:-1] at test time).
@@ -78,6 +94,10 @@ public:
 
     MetricValues result() const;                // averaged over samples
     std::vector<UserMetrics> per_user() const;  // needs per_user; users with >= 1 sample, by id
+    // needs per_sample; sorted by (user, history_len), so that the order does not depend on how
+    // evaluation was batched or merged
+    std::vector<SampleMetrics> per_sample() const;
+    MetricValues sample_values(const SampleMetrics& s) const;  // the metrics of one sample (count 1)
     MetricValues user_averaged() const;         // mean over users of each user's mean (needs per_user)
     void merge(const RankingMetrics& other);    // for parallel evaluation; same options required
     void reset();
@@ -86,14 +106,16 @@ public:
 private:
     struct Sums {
         int64_t count = 0;
+        int64_t min_history = -1;  // smallest history length seen (-1: none known)
         double mrr = 0;
         std::vector<double> hr, ndcg;  // (ks.size())
     };
-    void accumulate(Sums& s, int64_t rank) const;
+    void accumulate(Sums& s, int64_t rank, int64_t history_len) const;
     MetricValues values_of(const Sums& s) const;
     MetricOptions opt_;
     Sums total_;
     std::vector<Sums> users_;  // indexed by user id when per_user
+    std::vector<SampleMetrics> samples_;  // when per_sample, in the order added
 };
 
 }  // namespace tt::data

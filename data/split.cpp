@@ -1,13 +1,21 @@
 // data/split.cpp — leave-one-out and ratio splits (protocol references in split.hpp).
 #include "data/split.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <limits>
 #include <sstream>
+#include <stdexcept>
 
 namespace tt::data {
 
 std::string Split::describe() const {
     std::ostringstream os;
-    os << (kind == SplitKind::LeaveOneOut ? "leave-one-out" : "ratio") << " split: " << train.size() << " train / "
+    if (kind == SplitKind::LeaveOneOut)
+        os << "leave-one-out";
+    else  // the shares as RecBole uses them, e.g. "ratio 0.3:0.2:0.5"
+        os << "ratio " << ratios[0] << ":" << ratios[1] << ":" << ratios[2];
+    os << " split: " << train.size() << " train / "
        << valid.size() << " valid / " << test.size() << " test examples";
     if (users_train_only) os << "; " << users_train_only << " users too short for valid/test (train only)";
     if (users_without_sample) os << "; " << users_without_sample << " users with a single interaction (no example)";
@@ -74,13 +82,18 @@ Split make_ratio_split(const Dataset& ds, std::array<double, 3> ratios, TrainExa
     double tot = ratios[0] + ratios[1] + ratios[2];
     if (!(tot > 0) || ratios[0] < 0 || ratios[1] < 0 || ratios[2] < 0)
         throw DataError("ratio split: ratios must be non-negative with a positive sum");
-    for (double& r : ratios) r /= tot;  // RecBole normalises the same way
+    // RecBole's split_by_ratio divides each ratio by their sum (summed left to right, as Python's
+    // sum()), so "3:2:5" and "0.3:0.2:0.5" give the very same doubles 0.3, 0.2, 0.5.
+    for (double& r : ratios) r /= tot;
     Split s;
     s.kind = SplitKind::Ratio;
+    s.ratios = ratios;
     for (int32_t u = 0; u < ds.n_users; ++u) {
         auto n = static_cast<int32_t>(ds.length(u));
         auto seq = ds.sequence(u);
-        int64_t samples = n - 1;  // augmented samples: targets at positions 1..n-1
+        // Augmentation comes first: targets at positions 1..n-1 are the user's n-1 samples, and the
+        // split cuts that list (not the n interactions) in time order.
+        int64_t samples = n - 1;
         if (samples <= 0) {
             ++s.users_without_sample;
             continue;
@@ -95,6 +108,80 @@ Split make_ratio_split(const Dataset& ds, std::array<double, 3> ratios, TrainExa
             s.test.push_back({u, 0, i, seq[static_cast<std::size_t>(i)]});
     }
     return s;
+}
+
+namespace {
+
+// One ratio field: a finite decimal number > 0, the whole field (no "3a", no "").
+double parse_ratio_field(std::string_view text, std::string_view field, const char* part) {
+    const std::string where = "--split '" + std::string(text) + "': ";
+    if (field.empty()) throw std::invalid_argument(where + "the " + part + " ratio is empty");
+    double v = 0;
+    const char* first = field.data();
+    const char* last = field.data() + field.size();
+    if (*first == '+') ++first;  // from_chars refuses a leading '+', people write it
+    auto [ptr, ec] = std::from_chars(first, last, v);
+    if (ec != std::errc() || ptr != last)
+        throw std::invalid_argument(where + "'" + std::string(field) + "' (the " + part + " ratio) is not a number");
+    if (!std::isfinite(v)) throw std::invalid_argument(where + "the " + part + " ratio must be finite");
+    if (v < 0) throw std::invalid_argument(where + "the " + part + " ratio " + std::string(field) + " is negative");
+    // Zero is refused too: an empty training part cannot train, an empty valid part cannot stop
+    // early, an empty test part cannot be reported. RecBole would accept it and fail later.
+    if (v == 0) throw std::invalid_argument(where + "the " + part + " ratio is 0: every part needs a positive share");
+    return v;
+}
+
+std::string ratio_text(double v) {
+    // Shortest text that reads back to the same double ("3", "0.3", "6.5").
+    char buf[64];
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, ec == std::errc() ? ptr : buf);
+}
+
+}  // namespace
+
+SplitSpec parse_split(std::string_view text) {
+    SplitSpec spec;
+    if (text == "loo") {
+        spec.kind = SplitKind::LeaveOneOut;
+        return spec;
+    }
+    spec.kind = SplitKind::Ratio;
+    if (text == "ratio") return spec;  // the TTT4Rec default 3:2:5
+    constexpr std::string_view prefix = "ratio:";
+    if (text.substr(0, prefix.size()) != prefix)
+        throw std::invalid_argument("--split '" + std::string(text) +
+                                    "': expected loo, ratio (= ratio:3:2:5) or ratio:TRAIN:VALID:TEST such as ratio:6:2:2");
+    std::string_view rest = text.substr(prefix.size());
+    std::array<std::string_view, 3> fields;
+    const char* parts[3] = {"train", "valid", "test"};
+    for (std::size_t i = 0; i < 3; ++i) {
+        const std::size_t colon = rest.find(':');
+        if (i < 2 && colon == std::string_view::npos)
+            throw std::invalid_argument("--split '" + std::string(text) + "': needs three ratios TRAIN:VALID:TEST, got " +
+                                        std::to_string(i + 1));
+        if (i == 2 && colon != std::string_view::npos)
+            throw std::invalid_argument("--split '" + std::string(text) + "': needs exactly three ratios TRAIN:VALID:TEST");
+        fields[i] = rest.substr(0, colon);
+        rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+    }
+    for (std::size_t i = 0; i < 3; ++i) spec.ratios[i] = parse_ratio_field(text, fields[i], parts[i]);
+    return spec;
+}
+
+std::string SplitSpec::str() const {
+    if (kind == SplitKind::LeaveOneOut) return "loo";
+    return "ratio:" + ratio_text(ratios[0]) + ":" + ratio_text(ratios[1]) + ":" + ratio_text(ratios[2]);
+}
+
+double SplitSpec::train_share() const {
+    if (kind == SplitKind::LeaveOneOut) return std::numeric_limits<double>::quiet_NaN();
+    return ratios[0] / (ratios[0] + ratios[1] + ratios[2]);
+}
+
+Split split_dataset(const Dataset& ds, const SplitSpec& spec, TrainExamples mode) {
+    if (spec.kind == SplitKind::LeaveOneOut) return make_leave_one_out(ds, mode);
+    return make_ratio_split(ds, spec.ratios, mode);
 }
 
 }  // namespace tt::data

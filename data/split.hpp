@@ -6,15 +6,25 @@
 //
 //   leave-one-out (S3Rec/SASRec code, data/README.md §P1): last item = test, second-to-last = valid,
 //     the rest = training. Users with fewer than 3 interactions go entirely to training (SASRec).
-//   ratio split (TTT4Rec / RecBole, data/README.md §P2): each user's n-1 augmented samples (every
-//     prefix -> next item) are split chronologically 3:2:5 with RecBole's exact rounding.
+//   ratio split (data/README.md §P2; TTT4Rec on RecBole: SequentialDataset.data_augmentation, then
+//     Dataset.split_by_ratio(group_by=user) with _calcu_split_ids): every interaction after a
+//     user's first one becomes a sample (its whole earlier history -> it), BEFORE splitting; each
+//     user's n-1 samples, in time order, are then cut into train/valid/test by the counts of
+//     ratio_split_counts below. TTT4Rec uses 3:2:5; 6:2:2, 1:2:7, 8:1:1 are the same rule.
 //
-// In both, valid/test histories contain all earlier true items (teacher forcing).
+// In both, valid/test histories contain all earlier true items (teacher forcing), including the
+// items of earlier valid/test samples: only the model is frozen at evaluation, not the history.
+//
+// Why per-user order equals RecBole's: RecBole stable-sorts the augmented samples by the target's
+// timestamp before grouping them by user. Within one user the targets are already in
+// non-decreasing time order (load_dataset stable-sorts by (user, timestamp), as RecBole sorts
+// before augmenting), so a stable sort cannot reorder them, and grouping keeps that order.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/dataset.hpp"
@@ -37,8 +47,23 @@ enum class TrainExamples {
 
 enum class SplitKind { LeaveOneOut, Ratio };
 
+// A split protocol as named on the command line:
+//   "loo"                    leave-one-out
+//   "ratio"                  the TTT4Rec default, 3:2:5
+//   "ratio:A:B:C"            train:valid:test weights, e.g. "ratio:6:2:2", "ratio:0.3:0.2:0.5";
+//                            each a finite number > 0 (normalised to sum 1 by make_ratio_split)
+struct SplitSpec {
+    SplitKind kind = SplitKind::LeaveOneOut;
+    std::array<double, 3> ratios = {3, 2, 5};  // as given (not normalised); unused for loo
+    std::string str() const;                   // "loo" | "ratio:3:2:5" (parse_split(str()) gives it back)
+    double train_share() const;                // ratios[0] / sum; NaN for loo (it varies per user)
+};
+// Throws std::invalid_argument naming the bad part, e.g. "--split 'ratio:3:x:5': 'x' is not a number".
+SplitSpec parse_split(std::string_view text);
+
 struct Split {
     SplitKind kind = SplitKind::LeaveOneOut;
+    std::array<double, 3> ratios{};   // ratio split: the normalised train/valid/test shares
     std::vector<Example> train, valid, test;
     int64_t users_train_only = 0;     // users too short for valid/test (their items only train)
     int64_t users_without_sample = 0; // users with a single interaction: nothing to predict
@@ -53,9 +78,18 @@ Split make_leave_one_out(const Dataset& ds, TrainExamples mode = TrainExamples::
 Split make_ratio_split(const Dataset& ds, std::array<double, 3> ratios = {0.3, 0.2, 0.5},
                        TrainExamples mode = TrainExamples::EveryPrefix);
 
-// RecBole _calcu_split_ids: how many of a user's n samples go to train/valid/test.
-// cnt = [int(r*n) for r]; cnt[0] = n - cnt[1] - cnt[2]; then for i = 1, 2 while cnt[0] > 1:
-// if 0 < ratios[-i]*n < 1, move one sample from train to that part. n = 4 gives {1, 1, 2}.
+// The split a spec names.
+Split split_dataset(const Dataset& ds, const SplitSpec& spec, TrainExamples mode = TrainExamples::EveryPrefix);
+
+// RecBole _calcu_split_ids: how many of a user's n samples go to train/valid/test, for ratios
+// already normalised to sum 1. In words: valid and test get floor(ratio * n) each (a double
+// product, truncated), train gets the rest; then, test first and valid second, a part whose exact
+// share ratio * n lies strictly between 0 and 1 (so it got nothing) takes one sample from train,
+// but only while train still has more than one. So train keeps at least one sample, a user with a
+// single sample is train-only, and small users get one valid/test sample before the floor would
+// give them one. With 3:2:5: n = 1 {1,0,0}, 2 {1,0,1}, 3 {1,1,1}, 4 {1,1,2}, 9 {4,1,4}, 10 {3,2,5}
+// (train shrinks from 9 to 10: the floors catch up). tests/data/recbole_split_ref.py is an
+// independent Python statement of the rule that the tests compare against.
 std::array<int64_t, 3> ratio_split_counts(int64_t n, std::array<double, 3> ratios);
 
 }  // namespace tt::data

@@ -10,6 +10,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/simd.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -202,11 +204,11 @@ struct SiluF {
 struct SiluGradF {
     batch operator()(const batch& x) const {
         const batch s = batch(1.0f) / (batch(1.0f) + xsimd::exp(-x));
-        return s * xsimd::fma(x, batch(1.0f) - s, batch(1.0f));
+        return s * simd::fma(x, batch(1.0f) - s, batch(1.0f));
     }
     float operator()(float x) const {
         const float s = 1.0f / (1.0f + std::exp(-x));
-        return s * (1.0f + x * (1.0f - s));
+        return s * std::fma(x, 1.0f - s, 1.0f);  // as the batch version: one rounding
     }
 };
 
@@ -397,11 +399,11 @@ void pow_scalar_ref(const float* x, float p, float* out, size_t n) {
 void axpy(float alpha, const float* x, float* y, size_t n) {
     const batch va(alpha);
     size_t i = 0;
-    for (; i + W <= n; i += W) xsimd::fma(va, load(x + i), load(y + i)).store_unaligned(y + i);
-    for (; i < n; ++i) y[i] += alpha * x[i];
+    for (; i + W <= n; i += W) simd::fma(va, load(x + i), load(y + i)).store_unaligned(y + i);
+    for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
 }
 void axpy_ref(float alpha, const float* x, float* y, size_t n) {
-    for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+    for (size_t i = 0; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,19 +472,19 @@ float dot(const float* a, const float* b, size_t n) {
     batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
     size_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W) {
-        s0 = xsimd::fma(load(a + i), load(b + i), s0);
-        s1 = xsimd::fma(load(a + i + W), load(b + i + W), s1);
-        s2 = xsimd::fma(load(a + i + 2 * W), load(b + i + 2 * W), s2);
-        s3 = xsimd::fma(load(a + i + 3 * W), load(b + i + 3 * W), s3);
+        s0 = simd::fma(load(a + i), load(b + i), s0);
+        s1 = simd::fma(load(a + i + W), load(b + i + W), s1);
+        s2 = simd::fma(load(a + i + 2 * W), load(b + i + 2 * W), s2);
+        s3 = simd::fma(load(a + i + 3 * W), load(b + i + 3 * W), s3);
     }
-    for (; i + W <= n; i += W) s0 = xsimd::fma(load(a + i), load(b + i), s0);
+    for (; i + W <= n; i += W) s0 = simd::fma(load(a + i), load(b + i), s0);
     float s = hsum((s0 + s1) + (s2 + s3));
-    for (; i < n; ++i) s += a[i] * b[i];
+    for (; i < n; ++i) s = std::fma(a[i], b[i], s);
     return s;
 }
 float dot_ref(const float* a, const float* b, size_t n) {
     float s = 0.0f;
-    for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+    for (size_t i = 0; i < n; ++i) s = std::fma(a[i], b[i], s);
     return s;
 }
 
@@ -620,7 +622,7 @@ void scaled_softmax_row(const float* x, float* out, size_t n, float scale) {
     const batch vs(scale), shift(-scale * hmax(vmax));  // exp(s x - s max) <= 1
     batch acc(0.0f);
     for (size_t j = 0; j < nv; ++j) {
-        v[j] = xsimd::exp(xsimd::fma(v[j], vs, shift));
+        v[j] = xsimd::exp(simd::fma(v[j], vs, shift));
         acc += v[j];
     }
     const batch inv(1.0f / hsum(acc));
@@ -806,10 +808,10 @@ void row_moments(const float* x, size_t n, float eps, bool center, float& mu, fl
     size_t i = 0;
     for (; i + W <= n; i += W) {
         const batch d = load(x + i) - vm;
-        acc = xsimd::fma(d, d, acc);
+        acc = simd::fma(d, d, acc);
     }
     float s = hsum(acc);
-    for (; i < n; ++i) s += (x[i] - mu) * (x[i] - mu);
+    for (; i < n; ++i) s = std::fma(x[i] - mu, x[i] - mu, s);
     r = 1.0f / std::sqrt(s * inv_n + eps);
 }
 void row_moments_ref(const float* x, size_t n, float eps, bool center, float& mu, float& r) {
@@ -819,7 +821,7 @@ void row_moments_ref(const float* x, size_t n, float eps, bool center, float& mu
         mu /= static_cast<float>(n);
     }
     float s = 0.0f;
-    for (size_t i = 0; i < n; ++i) s += (x[i] - mu) * (x[i] - mu);
+    for (size_t i = 0; i < n; ++i) s = std::fma(x[i] - mu, x[i] - mu, s);
     r = 1.0f / std::sqrt(s / static_cast<float>(n) + eps);
 }
 }  // namespace
@@ -859,12 +861,12 @@ void normalize_affine_row(const float* x, float* out, size_t n, float eps, bool 
         batch q(0.0f);
         for (size_t j = 0; j < nv; ++j) {
             v[j] -= vm;
-            q = xsimd::fma(v[j], v[j], q);
+            q = simd::fma(v[j], v[j], q);
         }
         const batch vr(1.0f / std::sqrt(hsum(q) * inv_n + eps));
         for (size_t j = 0; j < nv; ++j) {
             const batch b = beta ? load(beta + j * W) : batch(0.0f);
-            xsimd::fma(v[j] * vr, load(gamma + j * W), b).store_unaligned(out + j * W);
+            simd::fma(v[j] * vr, load(gamma + j * W), b).store_unaligned(out + j * W);
         }
         return;
     }
@@ -874,7 +876,7 @@ void normalize_affine_row(const float* x, float* out, size_t n, float eps, bool 
     size_t i = 0;
     for (; i + W <= n; i += W) {
         const batch b = beta ? load(beta + i) : batch(0.0f);
-        xsimd::fma((load(x + i) - vm) * vr, load(gamma + i), b).store_unaligned(out + i);
+        simd::fma((load(x + i) - vm) * vr, load(gamma + i), b).store_unaligned(out + i);
     }
     for (; i < n; ++i) out[i] = std::fma((x[i] - mu) * r, gamma[i], beta ? beta[i] : 0.0f);
 }
@@ -883,7 +885,7 @@ void normalize_affine_row_ref(const float* x, float* out, size_t n, float eps, b
     if (n == 0) return;
     float mu, r;
     row_moments_ref(x, n, eps, center, mu, r);
-    for (size_t i = 0; i < n; ++i) out[i] = (x[i] - mu) * r * gamma[i] + (beta ? beta[i] : 0.0f);
+    for (size_t i = 0; i < n; ++i) out[i] = std::fma((x[i] - mu) * r, gamma[i], beta ? beta[i] : 0.0f);
 }
 
 void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, float eps, bool center) {
@@ -896,9 +898,9 @@ void normalize_row_vjp(const float* x, const float* u, float* out, size_t n, flo
     const batch vm(mu);
     batch acc(0.0f);
     size_t i = 0;
-    for (; i + W <= n; i += W) acc = xsimd::fma(load(u + i), load(x + i) - vm, acc);
+    for (; i + W <= n; i += W) acc = simd::fma(load(u + i), load(x + i) - vm, acc);
     float s = hsum(acc);
-    for (; i < n; ++i) s += u[i] * (x[i] - mu);
+    for (; i < n; ++i) s = std::fma(u[i], x[i] - mu, s);
     const float m = s * inv_n * r;  // mean(u xhat)
     // out = r (u - mean_u - (x - mu) r m)
     const batch vr(r), vrm(r * m), vmu(mean_u);
@@ -949,7 +951,7 @@ void swiglu_vjp(const float* a, const float* b, const float* g, float* da, float
 void swiglu_vjp_ref(const float* a, const float* b, const float* g, float* da, float* db, size_t n) {
     for (size_t i = 0; i < n; ++i) {
         const float s = 1.0f / (1.0f + std::exp(-a[i]));
-        da[i] = g[i] * b[i] * (s * (1.0f + a[i] * (1.0f - s)));
+        da[i] = g[i] * b[i] * (s * std::fma(a[i], 1.0f - s, 1.0f));
         db[i] = g[i] * (a[i] * s);
     }
 }
@@ -969,10 +971,10 @@ void ln_l2_grad_row(const float* z, const float* t, const float* gamma, const fl
     size_t i = 0;
     for (; i + W <= n; i += W) {
         const batch g = load(gamma + i), xh = (load(z + i) - vmu) * vr;
-        const batch gh = (xsimd::fma(g, xh, load(beta + i)) - load(t + i)) * g;
+        const batch gh = (simd::fma(g, xh, load(beta + i)) - load(t + i)) * g;
         gh.store_unaligned(out + i);
         s_gh += gh;
-        s_ghxh = xsimd::fma(gh, xh, s_ghxh);
+        s_ghxh = simd::fma(gh, xh, s_ghxh);
     }
     float mean_gh = hsum(s_gh), mean_ghxh = hsum(s_ghxh);
     for (; i < n; ++i) {
@@ -980,7 +982,7 @@ void ln_l2_grad_row(const float* z, const float* t, const float* gamma, const fl
         const float gh = (std::fma(gamma[i], xh, beta[i]) - t[i]) * gamma[i];
         out[i] = gh;
         mean_gh += gh;
-        mean_ghxh += gh * xh;
+        mean_ghxh = std::fma(gh, xh, mean_ghxh);
     }
     mean_gh *= inv_n;
     mean_ghxh *= inv_n;
@@ -996,10 +998,10 @@ void ln_l2_grad_row_ref(const float* z, const float* t, const float* gamma, cons
     float mean_gh = 0, mean_ghxh = 0;
     for (size_t i = 0; i < n; ++i) {
         const float xh = (z[i] - mu) * r;
-        const float gh = (gamma[i] * xh + beta[i] - t[i]) * gamma[i];
+        const float gh = (std::fma(gamma[i], xh, beta[i]) - t[i]) * gamma[i];
         out[i] = gh;
         mean_gh += gh;
-        mean_ghxh += gh * xh;
+        mean_ghxh = std::fma(gh, xh, mean_ghxh);
     }
     mean_gh /= static_cast<float>(n);
     mean_ghxh /= static_cast<float>(n);
@@ -1018,20 +1020,20 @@ void ln_l2_grad_vjp_row(const float* u, const float* z, const float* t, const fl
     size_t i = 0;
     for (; i + W <= n; i += W) {
         const batch g = load(gamma + i), xh = (load(z + i) - vmu) * vr, uu = load(u + i);
-        const batch gh = (xsimd::fma(g, xh, load(beta + i)) - load(t + i)) * g;
+        const batch gh = (simd::fma(g, xh, load(beta + i)) - load(t + i)) * g;
         a_gh += gh;
-        a_m = xsimd::fma(gh, xh, a_m);
+        a_m = simd::fma(gh, xh, a_m);
         a_u += uu;
-        a_uxh = xsimd::fma(uu, xh, a_uxh);
+        a_uxh = simd::fma(uu, xh, a_uxh);
     }
     float mean_gh = hsum(a_gh), m = hsum(a_m), mean_u = hsum(a_u), mu_uxh = hsum(a_uxh);
     for (; i < n; ++i) {
         const float xh = (z[i] - mu) * r;
         const float gh = (std::fma(gamma[i], xh, beta[i]) - t[i]) * gamma[i];
         mean_gh += gh;
-        m += gh * xh;
+        m = std::fma(gh, xh, m);
         mean_u += u[i];
-        mu_uxh += u[i] * xh;
+        mu_uxh = std::fma(u[i], xh, mu_uxh);
     }
     mean_gh *= inv_n, m *= inv_n, mean_u *= inv_n, mu_uxh *= inv_n;
     // pass 2: Φ for u·Φ, w = J u, the γ outputs, and a (kept in dz) with its two means
@@ -1039,32 +1041,32 @@ void ln_l2_grad_vjp_row(const float* u, const float* z, const float* t, const fl
     batch a_uphi(0.0f), a_a(0.0f), a_axh(0.0f);
     for (i = 0; i + W <= n; i += W) {
         const batch g = load(gamma + i), xh = (load(z + i) - vmu) * vr, uu = load(u + i);
-        const batch e = xsimd::fma(g, xh, load(beta + i)) - load(t + i);
+        const batch e = simd::fma(g, xh, load(beta + i)) - load(t + i);
         const batch gh = e * g;
         const batch phi = (gh - vgh - xh * vm) * vr;
-        a_uphi = xsimd::fma(uu, phi, a_uphi);
+        a_uphi = simd::fma(uu, phi, a_uphi);
         const batch w = (uu - vu - xh * vuxh) * vr;
         const batch w_g = w * g;
         w_g.store_unaligned(wg + i);
-        xsimd::fma(w, e, w_g * xh).store_unaligned(dg + i);
+        simd::fma(w, e, w_g * xh).store_unaligned(dg + i);
         const batch a = g * g * w - (vm * uu + vuxh * gh) * vr;
         a.store_unaligned(dz + i);
         a_a += a;
-        a_axh = xsimd::fma(a, xh, a_axh);
+        a_axh = simd::fma(a, xh, a_axh);
     }
     float u_phi = hsum(a_uphi), mean_a = hsum(a_a), mean_axh = hsum(a_axh);
     for (; i < n; ++i) {
         const float xh = (z[i] - mu) * r;
         const float e = std::fma(gamma[i], xh, beta[i]) - t[i];
         const float gh = e * gamma[i];
-        u_phi += u[i] * ((gh - mean_gh - xh * m) * r);
+        u_phi = std::fma(u[i], (gh - mean_gh - xh * m) * r, u_phi);
         const float w = (u[i] - mean_u - xh * mu_uxh) * r;
         wg[i] = w * gamma[i];
         dg[i] = std::fma(w, e, wg[i] * xh);
         const float a = gamma[i] * gamma[i] * w - (m * u[i] + mu_uxh * gh) * r;
         dz[i] = a;
         mean_a += a;
-        mean_axh += a * xh;
+        mean_axh = std::fma(a, xh, mean_axh);
     }
     mean_a *= inv_n, mean_axh *= inv_n;
     // pass 3: dz = J a + dσ ẑ / n, dσ = −(u·Φ) r
@@ -1072,7 +1074,7 @@ void ln_l2_grad_vjp_row(const float* u, const float* z, const float* t, const fl
     const batch va(mean_a), vaxh(mean_axh), vds(dsig_n);
     for (i = 0; i + W <= n; i += W) {
         const batch xh = (load(z + i) - vmu) * vr;
-        xsimd::fma(vds, xh, (load(dz + i) - va - xh * vaxh) * vr).store_unaligned(dz + i);
+        simd::fma(vds, xh, (load(dz + i) - va - xh * vaxh) * vr).store_unaligned(dz + i);
     }
     for (; i < n; ++i) {
         const float xh = (z[i] - mu) * r;
@@ -1089,7 +1091,7 @@ void ln_l2_grad_vjp_row_ref(const float* u, const float* z, const float* t, cons
     float mean_gh = 0, m = 0, mean_u = 0, mu_uxh = 0;
     for (size_t i = 0; i < n; ++i) {
         xh[i] = (z[i] - mu) * r;
-        gh[i] = (gamma[i] * xh[i] + beta[i] - t[i]) * gamma[i];
+        gh[i] = (std::fma(gamma[i], xh[i], beta[i]) - t[i]) * gamma[i];
         mean_gh += gh[i];
         m += gh[i] * xh[i];
         mean_u += u[i];
@@ -1102,7 +1104,7 @@ void ln_l2_grad_vjp_row_ref(const float* u, const float* z, const float* t, cons
         u_phi += u[i] * phi;
         w[i] = (u[i] - mean_u - xh[i] * mu_uxh) * r;
         wg[i] = w[i] * gamma[i];
-        dg[i] = w[i] * (gamma[i] * xh[i] + beta[i] - t[i]) + wg[i] * xh[i];
+        dg[i] = std::fma(w[i], std::fma(gamma[i], xh[i], beta[i]) - t[i], wg[i] * xh[i]);
         const float a = gamma[i] * gamma[i] * w[i] - (m * u[i] + mu_uxh * gh[i]) * r;
         dz[i] = a;  // a for now
         mean_a += a;

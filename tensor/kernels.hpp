@@ -7,7 +7,10 @@
 //
 // Every kernel `foo` has a scalar twin `foo_ref` with the same signature: the plain loop that
 // says what `foo` means. Tests compare the two at tail-sensitive lengths (0, 1, W-1, W, W+1, ...).
-// Results agree up to rounding only: the SIMD versions sum in a different order and may use FMA.
+// Results agree up to rounding only: the SIMD versions sum in a different order. Where a kernel
+// multiplies and adds in one step it calls tt::simd::fma (tensor/simd.hpp: rounded once on every
+// build) in the vector body and std::fma in the scalar leftovers, so an element gets the same bits
+// whichever loop reaches it (axpy_ref, also std::fma, matches axpy bit for bit).
 //
 // Kernels never allocate, never throw and never start threads: splitting work is the caller's job
 // (tensor/ops.cpp). Unless a comment says otherwise, `out` may alias an input exactly (same

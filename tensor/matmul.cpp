@@ -5,16 +5,17 @@
 // A naive C[i][j] += A[i][k] * B[k][j] loop is limited by memory, not by arithmetic: each fma needs
 // two loads. The trick is to keep a small MR x NR tile of C in *registers* (the micro-tile) and, per
 // step k, to load one column of op(A) (MR floats, each broadcast to a vector) and one row of op(B)
-// (NR floats = NV vectors): MR*NV fma's for MR + NV loads. With MR = 12, NV = 2 (AVX-512) that is
-// 24 fma's for 14 loads, and 24 independent accumulator chains hide the fma latency (4 cycles x 2
-// fma ports = 8 chains needed at least).
+// (NR floats = NV vectors): MR*NV fma's for MR + NV loads. With MR = 6, NV = 4 (AVX-512) that is
+// 24 fma's for 10 loads, and 24 independent accumulator chains hide the fma latency (4 cycles x 2
+// fma ports = 8 chains needed at least). The fma is tt::simd::fma (tensor/simd.hpp): one fused
+// instruction on AVX-512 too, where xsimd 8.1's own fma is a separate multiply and add.
 //
 // For the micro-kernel to run at that speed its operands must sit in L1/L2, so the loops are blocked:
 //   * K is cut into blocks of KC. For one K-block, a KC x nc slab of op(B) is copied ("packed") into
 //     micro-panels of NR columns, each stored k-major: [k][NR] (one contiguous, aligned row of NV
 //     vectors per k, zero-padded past N). The slab is sized to stay in L2 (nc = 512 KB / (4*kc)).
 //     Packing is also where trans_b disappears: the kernel sees the same panels either way.
-//   * Then each row-panel of MR rows of op(A) (MR x KC = 12 KB) is loaded into L1 by the first
+//   * Then each row-panel of MR rows of op(A) (MR x KC = 6 KB) is loaded into L1 by the first
 //     micro-kernel that touches it and stays there while the kernel sweeps every B micro-panel of
 //     the slab (streamed from L2).
 //
@@ -58,6 +59,8 @@
 #include <utility>
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/simd.hpp"
+
 #include "tensor/kernels.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
@@ -70,12 +73,17 @@ using batch = xsimd::batch<float>;
 constexpr int W = static_cast<int>(batch::size);  // floats per vector: 4 sse2, 8 avx2, 16 avx512
 
 // Register blocking. MR*NV accumulators + NV B vectors + 1 broadcast must fit in the register file:
-// AVX-512 has 32 vector registers (12*2 + 2 + 1 = 27); SSE2/AVX2 have 16 (6*2 + 2 + 1 = 15).
-constexpr int NV = 2;
-constexpr int MR = W >= 16 ? 12 : 6;
+// AVX-512 has 32 vector registers (6*4 + 4 + 1 = 29); SSE2/AVX2 have 16 (6*2 + 2 + 1 = 15).
+// NOTE: on AVX-512 6 x 4 vectors beat 12 x 2 (measured on Zen 4, 1 thread, CPU time, one sitting:
+// 6-9% on every sgemm shape of apps/bench, e.g. 512^3 93 -> 101 and 6400x64x64 96 -> 104 GFLOP/s
+// of a 114 peak): per k it issues 6 broadcasts instead of 12, and a broadcast costs issue slots
+// next to the fma's (alone in L1, a 12 x 2 loop reaches 93% of peak, 6 x 4 99%). NR = 64 is also
+// exactly the width of the recommender's C = 64 products, one panel per row block.
+constexpr int NV = W >= 16 ? 4 : 2;
+constexpr int MR = 6;
 constexpr int NR = NV * W;
-// K-block depth. One B micro-panel is KC*NR*4 bytes (32 KB on AVX-512) and one A row-panel MR*KC*4
-// (12 KB): together they fit the 48 KB L1 of the machine this was tuned on (Zen 5).
+// K-block depth. One B micro-panel is KC*NR*4 bytes (64 KB on AVX-512: streamed from L2, in order,
+// which the prefetcher keeps ahead of) and one A row-panel MR*KC*4 (6 KB) stays in L1.
 constexpr int64_t KC = 256;
 // The packed B slab (kc x nc) should stay in L2 while every A row-panel sweeps across it: half of a
 // 1 MB L2, leaving room for A and C.
@@ -179,7 +187,7 @@ inline void update_c(const batch& acc, float* c, float alpha, float beta, const 
         old += batch::load_unaligned(c);
     else if (beta != 0.0f)
         old += batch(beta) * batch::load_unaligned(c);
-    xsimd::fma(batch(alpha), acc, old).store_unaligned(c);
+    simd::fma(batch(alpha), acc, old).store_unaligned(c);
 }
 
 // C(R x ncols) = alpha * op(A)(R x kc) · op(B)(kc x V*W) + beta * C (+ bias[0:ncols] on every row
@@ -206,7 +214,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const 
         for (int i = 0; i < R; ++i) {
             const batch ai(a[i * rs_a]);  // broadcast op(A)(i, p)
 #pragma GCC unroll 4
-            for (int v = 0; v < V; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+            for (int v = 0; v < V; ++v) acc[i][v] = simd::fma(ai, bv[v], acc[i][v]);
         }
         a += cs_a;
         b += rs_b;
@@ -306,6 +314,65 @@ void gemm_block(const Gemm& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
 // set-up of the blocked path (grid, edge kernels, scratch tiles) costs more than the arithmetic.
 constexpr int64_t kSmallGemmMaxFma = 16 * 16 * 32;
 
+#if defined(__AVX512F__)
+inline __m512 unpacklo_64(__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+inline __m512 unpackhi_64(__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+// In-register transpose of 16 rows of 16 floats: interleave 32-bit pairs, then 64-bit pairs, then
+// 128-bit lanes twice (the usual 4-stage butterfly, 64 shuffles for 256 floats).
+void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        u[4 * i + 0] = unpacklo_64(t[4 * i + 0], t[4 * i + 2]);
+        u[4 * i + 1] = unpackhi_64(t[4 * i + 0], t[4 * i + 2]);
+        u[4 * i + 2] = unpacklo_64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = unpackhi_64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 4; ++j) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(u[8 * i + j], u[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(u[8 * i + j], u[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; ++j) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+#endif
+
+// bt (K, N) = op(B) = Bᵀ for B stored (N, K) with row stride ldb, so that small_gemm reads op(B) by
+// rows. On AVX-512 in 16 x 16 tiles through registers (masked loads and stores at the edges): the
+// scalar copy took as long as the 16x16x16 product itself (bench: 54 GFLOP/s with trans_b against
+// 100 without).
+void transpose_b(const float* B, int64_t ldb, int64_t N, int64_t K, float* bt) {
+#if defined(__AVX512F__)
+    static_assert(W == 16, "AVX-512 batches are 16 floats");
+    for (int64_t j0 = 0; j0 < N; j0 += 16) {
+        const int64_t nj = std::min<int64_t>(16, N - j0);
+        const auto jmask = static_cast<__mmask16>((1u << nj) - 1u);
+        for (int64_t k0 = 0; k0 < K; k0 += 16) {
+            const int64_t nk = std::min<int64_t>(16, K - k0);
+            const auto kmask = static_cast<__mmask16>((1u << nk) - 1u);
+            __m512 r[16];
+            for (int64_t j = 0; j < 16; ++j)
+                r[j] = j < nj ? _mm512_maskz_loadu_ps(kmask, B + (j0 + j) * ldb + k0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int64_t k = 0; k < nk; ++k) _mm512_mask_storeu_ps(bt + (k0 + k) * N + j0, jmask, r[k]);
+        }
+    }
+#else
+    for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+#endif
+}
+
 // C (M x N) = op(A) op(B) for tiny sizes: for each row i and each vector of W columns, one register
 // accumulates fma(op(A)(i,k), op(B) row k, acc) for k = 0, 1, ... in order (the micro-kernel's
 // arithmetic with a 1 x 1 tile); leftover columns do the same in scalar fma. A transposed B is first
@@ -314,8 +381,7 @@ void small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
                 const float* B, int64_t ldb, float* C, int64_t ldc) {
     alignas(64) float bt[kSmallGemmMaxFma];  // K*N <= M*N*K <= kSmallGemmMaxFma
     if (trans_b) {
-        for (int64_t k = 0; k < K; ++k)
-            for (int64_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+        transpose_b(B, ldb, N, K, bt);
         B = bt;
         ldb = N;
     }
@@ -328,7 +394,7 @@ void small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
             for (int r = 0; r < R; ++r) acc[r] = batch(0.0f);
             for (int64_t k = 0; k < K; ++k) {
                 const batch b = batch::load_unaligned(B + k * ldb + j);
-                for (int r = 0; r < R; ++r) acc[r] = xsimd::fma(batch(A[(i + r) * rs_a + k * cs_a]), b, acc[r]);
+                for (int r = 0; r < R; ++r) acc[r] = simd::fma(batch(A[(i + r) * rs_a + k * cs_a]), b, acc[r]);
             }
             for (int r = 0; r < R; ++r) acc[r].store_unaligned(C + (i + r) * ldc + j);
         }

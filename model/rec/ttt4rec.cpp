@@ -29,9 +29,9 @@ struct TTT4RecOptions final : Options<TTT4RecOptions> {
     float rope_base = 1000.0f;         // RoPE base θ (positions are t mod b)
 
     void visit(FieldVisitor& v) override {
-        v.field("heads", heads, "TTT heads H (head width C/H, even)");
-        v.field("blocks", blocks, "TTT blocks");
-        v.field("ffn_hidden", ffn_hidden, "SwiGLU width", "ffn");
+        v.field("heads", heads, "heads (TTT: the head width C/H must be even)");
+        v.field("blocks", blocks, "blocks");
+        v.field("ffn_hidden", ffn_hidden, "feed-forward width (SwiGLU in TTT4Rec)", "ffn");
         v.field("inner", inner, "TTT inner model: linear | mlp");
         v.field("backbone", backbone, "TTT backbone: transformer | mamba");
         v.field("inner_loop", inner_loop, "TTT inner loop: fast (dual form) | general (nested autodiff)");

@@ -234,3 +234,31 @@ TEST_SUITE("apps/train") {
         CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("K=100000"), std::invalid_argument);
     }
 }
+
+TEST_SUITE("apps/train") {
+    TEST_CASE("the candidate protocol: fixed lists in the run, early stopping on them, the same numbers from a reload") {
+        TrainOptions o = small_run("ttt4rec-fe", temp_dir("candidates"));
+        o.eval.candidates = 19;
+        o.eval.candidates_seed = 5;
+        o.metric = "candidates/NDCG@10";
+        std::ostringstream log;
+        json r = train(o, log);
+        const json& c = r["test"]["candidates"];
+        REQUIRE(c.contains("AUC"));
+        CHECK(c["negatives"] == 19);
+        CHECK(c["AUC"].get<double>() > 0.5);  // better than chance after training on the synthetic data
+        CHECK(c["NDCG@10"].get<double>() <= 1.0);
+        CHECK(std::filesystem::exists(o.out_dir + "/candidates.txt"));
+        // metrics.jsonl logs what early stopping watched: the candidate metrics
+        std::ifstream m(o.out_dir + "/metrics.jsonl");
+        std::string first;
+        std::getline(m, first);
+        CHECK(json::parse(first)["valid"].contains("GAUC"));
+        // A reloaded run scores the same lists the same way.
+        LoadedRun run = load_run(o.out_dir);
+        data::Dataset ds = load_data(run.options.data);
+        data::Split split = make_split(ds, run.options.data, run.options.model.every_position);
+        json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);
+        CHECK(again["candidates"]["NDCG@10"].get<double>() == doctest::Approx(c["NDCG@10"].get<double>()).epsilon(1e-12));
+    }
+}

@@ -12,6 +12,8 @@ ModelEntry ttt4rec_fe_entry();  // model/rec/ttt4rec_fe.cpp
 ModelEntry sasrec_entry();      // model/rec/sasrec.cpp
 ModelEntry gru4rec_entry();     // model/rec/gru4rec.cpp
 ModelEntry mamba4rec_entry();   // model/rec/mamba4rec.cpp
+ModelEntry narm_entry();        // model/rec/narm.cpp
+ModelEntry bert4rec_entry();    // model/rec/bert4rec.cpp
 
 std::span<const ModelEntry> model_registry() {
     static const ModelEntry table[] = {
@@ -20,6 +22,8 @@ std::span<const ModelEntry> model_registry() {
         sasrec_entry(),
         gru4rec_entry(),
         mamba4rec_entry(),
+        narm_entry(),
+        bert4rec_entry(),
     };
     return table;
 }

@@ -11,6 +11,9 @@ ModelEntry ttt4rec_entry();     // model/rec/ttt4rec.cpp
 ModelEntry ttt4rec_fe_entry();  // model/rec/ttt4rec_fe.cpp
 ModelEntry sasrec_entry();      // model/rec/sasrec.cpp
 ModelEntry gru4rec_entry();     // model/rec/gru4rec.cpp
+ModelEntry din_entry();         // model/rec/din.cpp
+ModelEntry comirec_sa_entry();  // model/rec/comirec.cpp
+ModelEntry comirec_dr_entry();  // model/rec/comirec.cpp
 
 std::span<const ModelEntry> model_registry() {
     static const ModelEntry table[] = {
@@ -18,6 +21,9 @@ std::span<const ModelEntry> model_registry() {
         ttt4rec_fe_entry(),
         sasrec_entry(),
         gru4rec_entry(),
+        din_entry(),
+        comirec_sa_entry(),
+        comirec_dr_entry(),
     };
     return table;
 }

@@ -80,7 +80,7 @@ struct DINOptions final : Options<DINOptions> {
     void visit(FieldVisitor& v) override {
         v.field("mlp_hidden", mlp_hidden, "hidden width of the attention and output MLPs");
         v.field("mlp_layers", mlp_layers, "hidden layers of each MLP");
-        v.field("negatives", negatives, "sampled negatives per training target (binary cross-entropy)");
+        v.field("train_negatives", negatives, "sampled negatives per training target (binary cross-entropy)");
     }
 };
 
@@ -105,7 +105,7 @@ void validate(const RecConfig& c) {
     check_loss(c, {"bce"});
     check_positive("mlp-hidden", o.mlp_hidden);
     check_positive("mlp-layers", o.mlp_layers);
-    check_positive("negatives", o.negatives);
+    check_positive("train-negatives", o.negatives);
     if (c.every_position) throw std::invalid_argument("din scores each target with its own attention pass: use --positions last");
 }
 

@@ -203,7 +203,8 @@ public:
             labels.data()[b * (1 + K)] = 1.0f;
             for (int64_t j = 0; j < K; ++j) cands[static_cast<std::size_t>(b * (1 + K) + 1 + j)] = batch.negatives[b * K + j];
         }
-        return bce_with_logits(logits(batch.items, IntTensor(Shape{B, 1 + K}, std::move(cands)), ctx), labels);
+        // Trailing all-padding columns are dropped: they never change a logit, and cost T x F^2 each.
+        return bce_with_logits(logits(trimmed(batch.items), IntTensor(Shape{B, 1 + K}, std::move(cands)), ctx), labels);
     }
 
     Tensor score_candidates(const IntTensor& items, const IntTensor&, const IntTensor& candidates) const override {

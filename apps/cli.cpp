@@ -1,12 +1,14 @@
 // apps/cli.cpp — shared flags of the apps (see cli.hpp).
 #include "apps/cli.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "model/checkpoint.hpp"
+#include "model/registry.hpp"
 
 namespace tt::app {
 
@@ -29,26 +31,77 @@ void add_data_flags(cxxopts::Options& options) {
         ("synthetic-seed", "seed of the synthetic dataset", cxxopts::value<uint64_t>()->default_value("42"));
 }
 
+namespace {
+
+// One command-line flag of the model options, collected over every registry entry: its type, its
+// help, and the default of each model that has it ("ttt4rec 4, sasrec 2").
+struct ModelFlag {
+    std::string flag, key, help, type;  // type: int | float | string | bool
+    std::string defaults;
+};
+
+class FlagCollector final : public model::FieldVisitor {
+public:
+    explicit FlagCollector(std::vector<ModelFlag>& flags, const std::string& model) : flags_(flags), model_(model) {}
+    void field(std::string_view k, int64_t& v, std::string_view h, std::string_view f) override { add(k, h, f, "int", std::to_string(v)); }
+    void field(std::string_view k, float& v, std::string_view h, std::string_view f) override {
+        std::ostringstream os;
+        os << v;
+        add(k, h, f, "float", os.str());
+    }
+    void field(std::string_view k, std::string& v, std::string_view h, std::string_view f) override { add(k, h, f, "string", v); }
+    void field(std::string_view k, bool& v, std::string_view h, std::string_view f) override {
+        add(k, h, f, "bool", v ? "true" : "false");
+    }
+
+private:
+    void add(std::string_view key, std::string_view help, std::string_view flag, const char* type, const std::string& value) {
+        if (flag == "-") return;  // not a command-line flag
+        std::string name = flag.empty() ? std::string(key) : std::string(flag);
+        std::replace(name.begin(), name.end(), '_', '-');
+        for (ModelFlag& f : flags_)
+            if (f.flag == name) {
+                // One flag, one type: a model that gave a shared flag another type is a programming error.
+                if (f.type != type) throw std::logic_error("--" + name + " has type " + f.type + " and " + type + " in the registry");
+                f.defaults += ", " + model_ + " " + value;
+                return;
+            }
+        flags_.push_back({name, std::string(key), std::string(help), type, model_ + " " + value});
+    }
+    std::vector<ModelFlag>& flags_;
+    const std::string& model_;
+};
+
+const std::vector<ModelFlag>& model_flags() {
+    static const std::vector<ModelFlag> flags = [] {
+        std::vector<ModelFlag> f;
+        for (const model::ModelEntry& e : model::model_registry()) {
+            model::RecConfig c = e.defaults();
+            const std::string name = e.name;
+            FlagCollector fc(f, name);
+            c.visit(fc);
+        }
+        return f;
+    }();
+    return flags;
+}
+
+}  // namespace
+
 void add_model_flags(cxxopts::Options& options) {
-    options.add_options("model (defaults depend on --model: ttt4rec / ttt4rec-fe / sasrec / gru4rec)")
-        ("m,model", "ttt4rec | ttt4rec-fe | sasrec | gru4rec", cxxopts::value<std::string>()->default_value("ttt4rec"))
-        ("max-len", "most recent items kept per history", cxxopts::value<int>()->default_value("50"))
-        ("dim", "width C (64 / 64 / 64 / 64)", cxxopts::value<int>())
-        ("heads", "heads (4 / 4 / 2 / -)", cxxopts::value<int>())
-        ("blocks", "blocks (1 / 1 / 2 / -)", cxxopts::value<int>())
-        ("ffn", "feed-forward width (256 / - / 64 / -)", cxxopts::value<int>())
-        ("dropout", "dropout (0.2 / 0 / 0.5 / 0.3)", cxxopts::value<float>())
-        ("init-range", "std of N(0, .) initialisation (0.02)", cxxopts::value<float>())
-        ("inner", "TTT inner model: linear | mlp (mlp / linear)", cxxopts::value<std::string>())
-        ("backbone", "TTT backbone: transformer | mamba (transformer)", cxxopts::value<std::string>())
-        ("inner-loop", "TTT inner loop: fast (dual form) | general (nested autodiff) (fast)", cxxopts::value<std::string>())
-        ("mini-batch", "TTT mini-batch size b (8 / 10)", cxxopts::value<int>())
-        ("base-lr", "TTT base inner learning rate (1.0)", cxxopts::value<float>())
-        ("rope-base", "TTT RoPE base (1000 / 10000)", cxxopts::value<float>())
-        ("loss", "ce (softmax over all items) | bce (one sampled negative) (ce / bce / bce / ce)", cxxopts::value<std::string>())
-        ("positions", "train on: last (the last item of each prefix) | every (every position) (last / last / every / last)",
-         cxxopts::value<std::string>())
-        ("gru-hidden", "GRU4Rec hidden size (64)", cxxopts::value<int>());
+    std::string models;
+    for (const model::ModelEntry& e : model::model_registry()) models += std::string("\n      ") + e.name + ": " + e.summary;
+    auto g = options.add_options("model (every option and its default per model; a model rejects options it does not have)");
+    g("m,model", "the recommender:" + models, cxxopts::value<std::string>()->default_value("ttt4rec"));
+    g("positions", "train on: last (the last item of each prefix) | every (every position) (default per model)",
+      cxxopts::value<std::string>());
+    for (const ModelFlag& f : model_flags()) {
+        const std::string help = f.help + " (" + f.defaults + ")";
+        if (f.type == "int") g(f.flag, help, cxxopts::value<int64_t>());
+        else if (f.type == "float") g(f.flag, help, cxxopts::value<float>());
+        else if (f.type == "string") g(f.flag, help, cxxopts::value<std::string>());
+        else g(f.flag, help, cxxopts::value<bool>());
+    }
 }
 
 void add_eval_flags(cxxopts::Options& options) {
@@ -108,42 +161,30 @@ DataOptions data_options(const cxxopts::ParseResult& a) {
 }
 
 model::RecConfig model_options(const cxxopts::ParseResult& a) {
-    std::string name = a["model"].as<std::string>();
-    if (name != "ttt4rec" && name != "ttt4rec-fe" && name != "sasrec" && name != "gru4rec")
-        throw std::invalid_argument("--model must be ttt4rec, ttt4rec-fe, sasrec or gru4rec, got '" + name + "'");
-    model::RecConfig c = model::default_config(name);
-    c.max_len = positive(a, "max-len");
-    if (a.count("dim")) c.dim = positive(a, "dim");
-    if (a.count("heads")) c.heads = positive(a, "heads");
-    if (a.count("blocks")) c.blocks = positive(a, "blocks");
-    if (a.count("ffn")) c.ffn_hidden = positive(a, "ffn");
-    if (a.count("dropout")) c.dropout = a["dropout"].as<float>();
-    if (a.count("init-range")) c.init_range = a["init-range"].as<float>();
-    if (a.count("inner")) c.inner = a["inner"].as<std::string>();
-    if (a.count("backbone")) c.backbone = a["backbone"].as<std::string>();
-    if (a.count("inner-loop")) c.inner_loop = a["inner-loop"].as<std::string>();
-    if (a.count("mini-batch")) c.mini_batch = positive(a, "mini-batch");
-    if (a.count("base-lr")) c.base_lr = a["base-lr"].as<float>();
-    if (a.count("rope-base")) c.rope_base = a["rope-base"].as<float>();
-    if (a.count("loss")) c.loss = a["loss"].as<std::string>();
-    if (a.count("gru-hidden")) c.gru_hidden = positive(a, "gru-hidden");
+    const std::string name = a["model"].as<std::string>();
+    model::RecConfig c;
+    try {
+        c = model::default_config(name);
+    } catch (const std::invalid_argument&) {
+        throw std::invalid_argument("--model must be one of " + model::model_names() + ", got '" + name + "'");
+    }
+    for (const ModelFlag& f : model_flags()) {
+        if (!a.count(f.flag)) continue;
+        if (!c.has(f.key))
+            throw std::invalid_argument("--" + f.flag + " is not an option of " + name + " (see --help for the options of each model)");
+        model::FieldValue v;
+        if (f.type == "int") v = a[f.flag].as<int64_t>();
+        else if (f.type == "float") v = a[f.flag].as<float>();
+        else if (f.type == "string") v = a[f.flag].as<std::string>();
+        else v = a[f.flag].as<bool>();
+        c.set(f.key, v);
+    }
     if (a.count("positions")) {
         std::string p = a["positions"].as<std::string>();
         if (p != "last" && p != "every") throw std::invalid_argument("--positions must be last or every, got '" + p + "'");
         c.every_position = p == "every";
     }
-    if (!(c.dropout >= 0 && c.dropout < 1)) throw std::invalid_argument("--dropout must be in [0, 1)");
-    if (!(c.init_range > 0) || !std::isfinite(c.init_range)) throw std::invalid_argument("--init-range must be positive and finite");
-    if (!(c.base_lr >= 0) || !std::isfinite(c.base_lr)) throw std::invalid_argument("--base-lr must be >= 0 and finite");
-    if (!(c.rope_base > 1) || !std::isfinite(c.rope_base)) throw std::invalid_argument("--rope-base must be > 1 and finite");
-    if (c.dim % c.heads != 0)
-        throw std::invalid_argument("--heads " + std::to_string(c.heads) + " does not divide --dim " + std::to_string(c.dim));
-    if ((name == "ttt4rec" || name == "ttt4rec-fe") && (c.dim / c.heads) % 2 != 0)
-        throw std::invalid_argument("the TTT head width --dim/--heads must be even (RoPE rotates pairs)");
-    if (c.inner != "linear" && c.inner != "mlp") throw std::invalid_argument("--inner must be linear or mlp");
-    if (c.backbone != "transformer" && c.backbone != "mamba") throw std::invalid_argument("--backbone must be transformer or mamba");
-    if (c.inner_loop != "fast" && c.inner_loop != "general") throw std::invalid_argument("--inner-loop must be fast or general");
-    if (c.loss != "ce" && c.loss != "bce") throw std::invalid_argument("--loss must be ce or bce");
+    model::validate_config(c);  // every value the model cannot take, named by its flag
     return c;
 }
 

@@ -16,6 +16,7 @@
 #include "apps/cli.hpp"
 #include "apps/runner.hpp"
 #include "apps/serving.hpp"
+#include "model/registry.hpp"
 #include "tensor/parallel.hpp"
 
 namespace {
@@ -31,11 +32,9 @@ const char* kDescription =
     "left out unless --include-seen. An item the run does not know: a warning 'file:line: ...' on\n"
     "stderr and the event is skipped (--unknown stop: exit 1 instead). A malformed line: exit 1.\n"
     "\n"
-    "Each user has a state that every event advances: TTT4Rec / TTT4Rec-FE keep each TTT layer's inner\n"
-    "weights plus the pending part of its current mini-batch (and the Mamba conv history), GRU4Rec its\n"
-    "hidden state: O(layers * C^2) per event whatever the history length, no re-encoding. SASRec has\n"
-    "no carried state: it re-encodes its last max_len items on every event (attention fallback).\n"
-    "The TTT models and GRU4Rec read the whole history (train/eval cut it to max_len items).\n"
+    "Each user has a state that every event advances; what it carries and what an event costs, per model:\n"
+    "%STREAMS%"
+    "Models with a carried state read the whole history (train/eval cut it to max_len items).\n"
     "Ranking all items costs O(items * C) per printed recommendation.\n"
     "\n"
     "--save-states writes every user's state atomically at the end (and every --save-every events);\n"
@@ -44,6 +43,19 @@ const char* kDescription =
     "\n"
     "--bench: events/s and p50/p99 latency of incremental updates vs full recomputes at several\n"
     "history lengths (one JSON line each), for --run's model or for freshly initialised models.\n";
+
+// The description with each registry model's stream_summary() (a tiny instance of each says it).
+std::string description() {
+    std::string streams;
+    for (const tt::model::ModelEntry& e : tt::model::model_registry()) {
+        tt::Rng rng(0);
+        auto m = e.make(e.tiny(10), rng);
+        streams += "  " + std::string(e.name) + ": " + m->stream_summary() + ".\n";
+    }
+    std::string d = kDescription;
+    d.replace(d.find("%STREAMS%"), 9, streams);
+    return d;
+}
 
 std::vector<int64_t> parse_list(const std::string& flag, const std::string& text) {
     std::vector<int64_t> out;
@@ -75,15 +87,17 @@ std::vector<std::pair<std::string, tt::model::RecConfig>> bench_models(const std
             c = tt::model::default_config("ttt4rec");
         } else if (name == "ttt4rec-linear") {
             c = tt::model::default_config("ttt4rec");
-            c.inner = "linear";
+            c.set("inner", std::string("linear"));
         } else if (name == "ttt4rec-mamba") {
             c = tt::model::default_config("ttt4rec");
-            c.backbone = "mamba";
-        } else if (name == "ttt4rec-fe" || name == "gru4rec" || name == "sasrec") {
-            c = tt::model::default_config(name);
+            c.set("backbone", std::string("mamba"));
         } else {
-            throw std::invalid_argument("--bench-models: unknown model '" + name +
-                                        "' (ttt4rec, ttt4rec-linear, ttt4rec-mamba, ttt4rec-fe, gru4rec, sasrec)");
+            try {
+                c = tt::model::default_config(name);  // any registry model
+            } catch (const std::invalid_argument&) {
+                throw std::invalid_argument("--bench-models: unknown model '" + name + "' (" + tt::model::model_names() +
+                                            ", ttt4rec-linear, ttt4rec-mamba)");
+            }
         }
         c.n_items = n_items;
         out.emplace_back(name, c);
@@ -96,7 +110,7 @@ std::vector<std::pair<std::string, tt::model::RecConfig>> bench_models(const std
 int main(int argc, char** argv) {
     using namespace tt::app;
     namespace fs = std::filesystem;
-    cxxopts::Options options("recommend", kDescription);
+    cxxopts::Options options("recommend", description());
     options.add_options()
         ("r,run", "run directory (written by train)", cxxopts::value<std::string>())
         ("e,events", "event file ('-' = standard input)", cxxopts::value<std::string>()->default_value("-"))

@@ -22,6 +22,7 @@
 
 #include "model/checkpoint.hpp"
 #include "model/optim.hpp"
+#include "model/registry.hpp"
 #include "tensor/parallel.hpp"
 
 namespace tt::app {
@@ -32,15 +33,53 @@ using model::Recommender;
 // ------------------------------------------------------------------------------------------------
 // configuration <-> JSON
 
-json to_json(const TrainOptions& o) {
-    const model::RecConfig& m = o.model;
+namespace {
+
+// The model's fields to JSON (each field as its key: what RecConfig::visit lists).
+class JsonWriter final : public model::FieldVisitor {
+public:
     json j;
-    j["model"] = {{"model", m.model},       {"n_items", m.n_items},       {"max_len", m.max_len},
-                  {"dim", m.dim},           {"heads", m.heads},           {"blocks", m.blocks},
-                  {"ffn_hidden", m.ffn_hidden}, {"dropout", m.dropout},   {"init_range", m.init_range},
-                  {"inner", m.inner},       {"backbone", m.backbone},     {"inner_loop", m.inner_loop},
-                  {"mini_batch", m.mini_batch}, {"base_lr", m.base_lr},   {"rope_base", m.rope_base},
-                  {"loss", m.loss},         {"every_position", m.every_position}, {"gru_hidden", m.gru_hidden}};
+    void field(std::string_view k, int64_t& v, std::string_view, std::string_view) override { j[std::string(k)] = v; }
+    void field(std::string_view k, float& v, std::string_view, std::string_view) override { j[std::string(k)] = v; }
+    void field(std::string_view k, std::string& v, std::string_view, std::string_view) override { j[std::string(k)] = v; }
+    void field(std::string_view k, bool& v, std::string_view, std::string_view) override { j[std::string(k)] = v; }
+};
+
+// ...and back: every field of the model must be present, with its type.
+class JsonReader final : public model::FieldVisitor {
+public:
+    explicit JsonReader(const json& j) : j_(j) {}
+    void field(std::string_view k, int64_t& v, std::string_view, std::string_view) override { v = at(k).get<int64_t>(); }
+    void field(std::string_view k, float& v, std::string_view, std::string_view) override { v = at(k).get<float>(); }
+    void field(std::string_view k, std::string& v, std::string_view, std::string_view) override { v = at(k).get<std::string>(); }
+    void field(std::string_view k, bool& v, std::string_view, std::string_view) override { v = at(k).get<bool>(); }
+
+private:
+    const json& at(std::string_view k) const {
+        auto it = j_.find(std::string(k));
+        if (it == j_.end()) throw std::invalid_argument("model." + std::string(k) + " is missing");
+        return *it;
+    }
+    const json& j_;
+};
+
+// Every key some model of the registry has: a config.json written before the model zoo listed
+// every model's fields for every model, so another model's key is not an error.
+bool known_model_key(const std::string& key) {
+    if (key == "model") return true;
+    for (const model::ModelEntry& e : model::model_registry())
+        if (e.defaults().has(key)) return true;
+    return false;
+}
+
+}  // namespace
+
+json to_json(const TrainOptions& o) {
+    json j;
+    JsonWriter w;
+    w.j["model"] = o.model.model;
+    o.model.visit(w);
+    j["model"] = w.j;
     const DataOptions& d = o.data;
     j["data"] = {{"path", d.path},       {"format", d.format},         {"user_col", d.user_col},
                  {"item_col", d.item_col}, {"time_col", d.time_col},   {"rating_col", d.rating_col},
@@ -60,14 +99,11 @@ TrainOptions train_options_from_json(const json& j) {
     TrainOptions o;
     try {
         const json& m = j.at("model");
-        model::RecConfig& c = o.model;
-        c.model = m.at("model");
-        c.n_items = m.at("n_items"), c.max_len = m.at("max_len"), c.dim = m.at("dim"), c.heads = m.at("heads");
-        c.blocks = m.at("blocks"), c.ffn_hidden = m.at("ffn_hidden"), c.dropout = m.at("dropout");
-        c.init_range = m.at("init_range"), c.inner = m.at("inner"), c.backbone = m.at("backbone");
-        c.inner_loop = m.at("inner_loop"), c.mini_batch = m.at("mini_batch"), c.base_lr = m.at("base_lr");
-        c.rope_base = m.at("rope_base"), c.loss = m.at("loss"), c.every_position = m.at("every_position");
-        c.gru_hidden = m.at("gru_hidden");
+        o.model = model::default_config(m.at("model").get<std::string>());
+        JsonReader r(m);
+        o.model.visit(r);
+        for (const auto& [key, value] : m.items())
+            if (!known_model_key(key)) throw std::invalid_argument("model." + key + " is not an option of any model");
         const json& d = j.at("data");
         DataOptions& dd = o.data;
         dd.path = d.at("path"), dd.format = d.at("format"), dd.user_col = d.at("user_col"), dd.item_col = d.at("item_col");
@@ -84,6 +120,8 @@ TrainOptions train_options_from_json(const json& j) {
         o.epochs = t.at("epochs"), o.patience = t.at("patience"), o.metric = t.at("metric"), o.seed = t.at("seed");
         o.threads = t.at("threads"), o.max_steps_per_epoch = t.at("max_steps_per_epoch");
     } catch (const json::exception& e) {
+        throw std::invalid_argument(std::string("config.json: ") + e.what());
+    } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(std::string("config.json: ") + e.what());
     }
     return o;
@@ -356,7 +394,7 @@ json resume(const std::string& dir, std::ostream& log, int crash_after_epoch, in
     }
     if (changed) write_text(dir + "/config.json", to_json(opt).dump(2) + "\n");
     opt.out_dir = dir;
-    opt.crash_after_epoch = crash_after_epoch;
+    opt.hooks.crash_after_epoch = crash_after_epoch;
     // "<file>.tmp.<pid>" of a run-directory file: a write that a kill interrupted (never read).
     for (const auto& entry : fs::directory_iterator(dir)) {
         std::string name = entry.path().filename().string();
@@ -427,7 +465,7 @@ json run_training(TrainOptions opt, std::ostream& log, const std::string& resume
     bo.shuffle = true;
     bo.seed = opt.seed + 2;
     bo.every_position = opt.model.every_position;
-    bo.negatives = opt.model.loss == "bce" ? 1 : 0;
+    bo.negatives = rec->train_negatives();
     data::BatchIterator batches(ds, split.train, bo, &sampler);
 
     Rng dropout_rng(opt.seed + 3);
@@ -466,12 +504,14 @@ json run_training(TrainOptions opt, std::ostream& log, const std::string& resume
         };
         while (done < steps && batches.next(b)) {
             optim->set_lr(schedule.at(step));
-            ad::Var loss = rec->loss(b.items, b.lengths, b.targets, b.position_targets, b.negatives, train_ctx);
-            float lv = step + 1 == opt.nan_loss_at_step ? NAN : loss.item();
+            ad::Var loss = rec->loss({b.items, b.lengths, b.targets, b.position_targets, b.negatives}, train_ctx);
+            float lv = step + 1 == opt.hooks.nan_loss_at_step ? NAN : loss.item();
             if (!std::isfinite(lv)) throw diverged("the loss is " + std::to_string(lv));
             optim->zero_grad();
-            ad::backward(loss);
-            if (step + 1 == opt.nan_grad_at_step)  // test hook: the first gradient that exists gets a NaN
+            // retain_graph = false frees each node's inputs right after its rule ran: peak memory is
+            // that of the forward pass, not forward + backward.
+            ad::backward(loss, ad::Var(), {.retain_graph = false});
+            if (step + 1 == opt.hooks.nan_grad_at_step)  // test hook: the first gradient that exists gets a NaN
                 for (auto& [name, v] : params)
                     if (v.grad().defined() && v.grad().numel() > 0) {
                         v.grad().data()[0] = NAN;
@@ -525,7 +565,7 @@ json run_training(TrainOptions opt, std::ostream& log, const std::string& resume
         }
         p.epoch = epoch;
         save_resume_state(dir, params, *optim, dropout_rng, sampler, p);
-        if (epoch == opt.crash_after_epoch) throw std::runtime_error("simulated crash after epoch " + std::to_string(epoch));
+        if (epoch == opt.hooks.crash_after_epoch) throw std::runtime_error("simulated crash after epoch " + std::to_string(epoch));
         if (bad_epochs > opt.patience) {
             if (!opt.quiet) log << "early stop: no improvement of valid " << opt.metric << " for " << bad_epochs << " epochs\n";
             break;

@@ -44,6 +44,14 @@ struct EvalOptions {
     int sampled_negatives = 100;  // sampled metrics (SASRec protocol); 0 = off
 };
 
+// Failure injection, used only by the tests (tests/apps/test_crash.cpp, test_train.cpp): never
+// written to config.json, never set from the command line.
+struct TestHooks {
+    int crash_after_epoch = 0;     // throw right after saving this epoch's state (a simulated crash)
+    int64_t nan_loss_at_step = 0;  // treat the loss of this step (1-based, counted over the run) as NaN
+    int64_t nan_grad_at_step = 0;  // put a NaN into one gradient at this step
+};
+
 struct TrainOptions {
     model::RecConfig model;
     DataOptions data;
@@ -62,9 +70,7 @@ struct TrainOptions {
     std::string out_dir = "runs/default";
     int64_t max_steps_per_epoch = 0; // 0: whole epochs (tests use a few steps)
     bool quiet = false;              // no progress output
-    int crash_after_epoch = 0;       // tests only: throw right after saving this epoch's state (simulated crash)
-    int64_t nan_loss_at_step = 0;    // tests only: treat the loss of this step (1-based, counted over the run) as NaN
-    int64_t nan_grad_at_step = 0;    // tests only: put a NaN into one gradient at this step
+    TestHooks hooks;                 // failure injection for the tests; never set by the apps
 };
 
 json to_json(const TrainOptions& o);

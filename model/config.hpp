@@ -73,6 +73,19 @@ struct RecConfig {
     // By key (the JSON key). Throws std::invalid_argument for an unknown key or a value of
     // another type (an int64_t is accepted for a float field).
     void set(std::string_view key, const FieldValue& value);
+    // Literals, for tests and tools: set("heads", 2), set("base_lr", 0.5), set("inner", "linear").
+    void set(std::string_view key, int v) { set(key, FieldValue(int64_t{v})); }
+    void set(std::string_view key, int64_t v) { set(key, FieldValue(v)); }
+    void set(std::string_view key, const std::string& v) { set(key, FieldValue(v)); }
+    void set(std::string_view key, double v) { set(key, FieldValue(static_cast<float>(v))); }
+    void set(std::string_view key, const char* v) { set(key, FieldValue(std::string(v))); }
+    // set() when the model has the key (tests that shrink every model with one list of sizes).
+    template <class V>
+    bool set_if_has(std::string_view key, V v) {
+        if (!has(key)) return false;
+        set(key, v);
+        return true;
+    }
     FieldValue get(std::string_view key) const;
     bool has(std::string_view key) const;
 

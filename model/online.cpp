@@ -22,9 +22,7 @@ using ad::NoGradGuard;
 namespace {
 
 constexpr const char* kFormat = "tttrec-online-states";
-constexpr const char* kVersion = "1";
-
-bool is_sasrec(const Recommender& m) { return m.config().model == "sasrec"; }
+constexpr const char* kVersion = "2";  // 2: the model's own named fields (1 had one field per model kind)
 
 // FNV-1a, 64 bit: a cheap checksum of the weights (not cryptographic; it tells models apart).
 uint64_t fnv1a(uint64_t h, const void* data, std::size_t n) {
@@ -33,50 +31,9 @@ uint64_t fnv1a(uint64_t h, const void* data, std::size_t n) {
     return h;
 }
 
-// One field of a StreamState, by the name it has in the states file. Fixed fields have the same
-// shape for every user (the shape they have in a fresh state); pending fields hold the P = t mod b
-// tokens of an unfinished TTT mini-batch and are absent when P = 0.
-struct Field {
-    std::string name;
-    Var* var;
-    bool pending = false;  // XQ/XK/XV (1,H,P,D) or lr (1,H,1,P)
-    bool is_lr = false;
-    int layer = -1;        // the TTT layer of a pending field
-};
-
-std::vector<Field> fields_of(StreamState& s) {
-    std::vector<Field> f;
-    for (std::size_t i = 0; i < s.ttt.size(); ++i) {
-        const std::string p = "ttt." + std::to_string(i) + ".";
-        TTTState& t = s.ttt[i];
-        const int layer = static_cast<int>(i);
-        f.push_back({p + "W1", &t.W1});
-        f.push_back({p + "b1", &t.b1});
-        f.push_back({p + "W2", &t.W2});
-        f.push_back({p + "b2", &t.b2});
-        f.push_back({p + "conv_history", &t.conv_history});
-        f.push_back({p + "XQ", &t.XQ, true, false, layer});
-        f.push_back({p + "XK", &t.XK, true, false, layer});
-        f.push_back({p + "XV", &t.XV, true, false, layer});
-        f.push_back({p + "lr", &t.lr, true, true, layer});
-    }
-    for (std::size_t i = 0; i < s.pre_conv.size(); ++i) f.push_back({"pre_conv." + std::to_string(i), &s.pre_conv[i]});
-    f.push_back({"gru_h", &s.gru_h});
-    return f;
-}
-
-// The shape field `f` must have for a user who has seen t items; numel 0 = absent.
-// `fresh` is the same field in a fresh state (model.start_stream(1)).
-Shape expected_shape(const Field& f, const Var& fresh, const StreamState& fresh_state, int64_t t, int64_t b) {
-    if (!f.pending) return fresh.defined() ? fresh.shape() : Shape{0};
-    const int64_t P = t % b;
-    if (P == 0) return Shape{0};
-    const Shape& w1 = fresh_state.ttt[static_cast<std::size_t>(f.layer)].W1.shape();  // (1,H,D,·)
-    const int64_t H = w1[1], D = w1[2];
-    return f.is_lr ? Shape{1, H, 1, P} : Shape{1, H, P, D};
-}
-
 [[noreturn]] void bad(const std::string& src, const std::string& what) { throw CheckpointError(src + ": " + what); }
+
+int64_t numel_of(const Shape& s) { return s.rank() == 0 ? 0 : s.numel(); }
 
 }  // namespace
 
@@ -94,7 +51,7 @@ OnlineModel::OnlineModel(const Recommender& model) : model_(model) {
         h = fnv1a(h, v.value().data(), static_cast<std::size_t>(v.value().numel()) * sizeof(float));
     }
     std::ostringstream os;
-    os << model_.config().describe() << " n_items=" << model_.config().n_items << " weights=fnv1a:" << std::hex << h;
+    os << model_.config().describe() << " weights=fnv1a:" << std::hex << h;
     fingerprint_ = os.str();
 }
 
@@ -107,7 +64,7 @@ UserState OnlineModel::new_user() const {
 void OnlineModel::observe(UserState& u, std::span<const int32_t> items) const {
     if (items.empty()) return;
     IntTensor piece(Shape{1, static_cast<int64_t>(items.size())}, std::vector<int32_t>(items.begin(), items.end()));
-    u.user = model_.advance(piece, u.stream).value().reshape(Shape{table_.dim(1)});  // (C)
+    model_.advance(piece, u.stream);  // sets u.stream.user (1, Q)
     for (int32_t i : items) {
         auto it = std::lower_bound(u.seen.begin(), u.seen.end(), i);
         if (it == u.seen.end() || *it != i) u.seen.insert(it, i);
@@ -115,21 +72,9 @@ void OnlineModel::observe(UserState& u, std::span<const int32_t> items) const {
 }
 
 Tensor OnlineModel::scores(const UserState& u) const {
-    TT_CHECK(u.user.defined(), "OnlineModel::scores: the user has no history yet");
-    return score_state(u.user);
-}
-
-// One user: V dot products of length C with the SIMD dot kernel. (A (1, C) x (C, V) matmul would
-// first pack — transpose-copy — the whole (V, C) table on every call, which costs more than the
-// arithmetic here.)
-Tensor OnlineModel::score_state(const Tensor& h) const {
-    const int64_t C = table_.dim(1), V = table_.dim(0);
-    TT_CHECK(h.numel() == C, "OnlineModel: a user state of " + std::to_string(h.numel()) + " values for width " + std::to_string(C));
-    Tensor s = Tensor::empty(Shape{V});  // (V)
-    const float* e = table_.data();
-    for (int64_t v = 1; v < V; ++v) s.data()[v] = kernels::dot(h.data(), e + v * C, static_cast<std::size_t>(C));
-    s.data()[0] = -std::numeric_limits<float>::infinity();  // the padding item is never recommended
-    return s;
+    TT_CHECK(u.stream.user.defined(), "OnlineModel::scores: the user has no history yet");
+    Tensor s = model_.score_stream(u.stream, table_);  // (1, V)
+    return s.reshape(Shape{s.numel()});                  // (V)
 }
 
 std::vector<Scored> OnlineModel::top_k(const Tensor& scores, int64_t k, std::span<const int32_t> exclude) {
@@ -167,58 +112,59 @@ std::vector<Scored> OnlineModel::top_k(const UserState& u, int64_t k, bool inclu
 
 Tensor OnlineModel::recompute_scores(std::span<const int32_t> history) const {
     TT_CHECK(!history.empty(), "OnlineModel::recompute_scores: empty history");
-    if (is_sasrec(model_) && static_cast<int64_t>(history.size()) > model_.config().max_len)
-        history = history.subspan(history.size() - static_cast<std::size_t>(model_.config().max_len));
+    const int64_t W = model_.stream_window();
+    if (W > 0 && static_cast<int64_t>(history.size()) > W) history = history.subspan(history.size() - static_cast<std::size_t>(W));
     const int64_t T = static_cast<int64_t>(history.size());
-    NoGradGuard no_grad;
     IntTensor items(Shape{1, T}, std::vector<int32_t>(history.begin(), history.end()));
-    Var h = last_positions(model_.encode(items, Ctx{}), IntTensor(Shape{1}, {static_cast<int32_t>(T)}));  // (1, C)
-    return score_state(h.value());
+    Tensor s = model_.score_next(items, IntTensor(Shape{1}, {static_cast<int32_t>(T)}));  // (1, V)
+    s = s.reshape(Shape{s.numel()});
+    s.data()[0] = -std::numeric_limits<float>::infinity();  // as scores(): padding is never recommended
+    return s;
 }
 
 // ------------------------------------------------------------------------------------------------
 // the states file
 
 std::string encode_user_states(const OnlineModel& model, const UserStates& users) {
-    const RecConfig& cfg = model.model().config();
-    StreamState fresh = model.model().start_stream(1);
-    const std::vector<Field> fresh_fields = fields_of(fresh);
-    std::vector<std::vector<float>> data(fresh_fields.size());
+    const Recommender& m = model.model();
+    const std::vector<std::pair<std::string, Shape>> fields = m.stream_layout(0);
+    std::vector<std::vector<float>> data(fields.size());
     std::vector<float> user_data;
     json list = json::array();
     for (const auto& [id, u] : users) {
-        StreamState s = u.stream;  // a shallow copy (Vars are handles) to enumerate the fields
-        std::vector<Field> f = fields_of(s);
-        TT_CHECK(f.size() == fresh_fields.size(), "encode_user_states: user '" + id + "' has a state of another model");
-        for (std::size_t j = 0; j < f.size(); ++j) {
-            Shape want = expected_shape(fresh_fields[j], *fresh_fields[j].var, fresh, u.events(), cfg.mini_batch);
-            const bool present = want.numel() > 0;
-            TT_CHECK(present == f[j].var->defined() && (!present || f[j].var->shape() == want),
-                     "encode_user_states: user '" + id + "': field " + f[j].name + " does not fit the model");
-            if (present) data[j].insert(data[j].end(), f[j].var->value().data(), f[j].var->value().data() + want.numel());
+        const auto layout = m.stream_layout(u.events());
+        TT_CHECK(layout.size() == fields.size() && u.stream.fields.size() == fields.size(),
+                 "encode_user_states: user '" + id + "' has a state of another model");
+        for (std::size_t j = 0; j < fields.size(); ++j) {
+            const auto& [name, want] = layout[j];
+            const Tensor& v = u.stream.fields[j].second;
+            const int64_t n = numel_of(want);
+            const bool ok = u.stream.fields[j].first == name && (n == 0 ? !v.defined() || v.numel() == 0 : v.defined() && v.shape() == want);
+            TT_CHECK(ok, "encode_user_states: user '" + id + "': field " + name + " does not fit the model");
+            if (n > 0) data[j].insert(data[j].end(), v.data(), v.data() + n);
         }
-        if (u.user.defined()) user_data.insert(user_data.end(), u.user.data(), u.user.data() + u.user.numel());
-        json e = {{"id", id}, {"t", u.events()}, {"seen", u.seen}};
-        if (is_sasrec(model.model()))
-            e["window"] = std::vector<int32_t>(s.window.data(), s.window.data() + s.window.numel());
-        list.push_back(std::move(e));
+        if (u.stream.user.defined()) user_data.insert(user_data.end(), u.stream.user.data(), u.stream.user.data() + u.stream.user.numel());
+        list.push_back(json{{"id", id}, {"t", u.events()}, {"seen", u.seen}});
     }
     NamedTensors tensors;
     auto add = [&](const std::string& name, const std::vector<float>& v) {
         if (!v.empty()) tensors.emplace_back(name, Tensor::from(Shape{static_cast<int64_t>(v.size())}, v));
     };
     add("user", user_data);
-    for (std::size_t j = 0; j < fresh_fields.size(); ++j) add(fresh_fields[j].name, data[j]);
+    for (std::size_t j = 0; j < fields.size(); ++j) add(fields[j].first, data[j]);
     return encode_safetensors(tensors, {{"format", kFormat}, {"version", kVersion}, {"model", model.fingerprint()},
                                         {"users", list.dump()}});
 }
 
 UserStates decode_user_states(const OnlineModel& model, const std::string& bytes, const std::string& src) {
-    const RecConfig& cfg = model.model().config();
+    const Recommender& m = model.model();
+    const RecConfig& cfg = m.config();
     std::map<std::string, std::string> meta;
     NamedTensors tensors = decode_safetensors(bytes, src, &meta);
     if (meta["format"] != kFormat) bad(src, "not an online states file (metadata format '" + meta["format"] + "', want '" + kFormat + "')");
-    if (meta["version"] != kVersion) bad(src, "states format version '" + meta["version"] + "', this build reads " + kVersion);
+    if (meta["version"] != kVersion)
+        bad(src, "states format version '" + meta["version"] + "', this build reads " + kVersion +
+                     " (re-create the states from the histories, e.g. recommend --data run)");
     if (meta["model"] != model.fingerprint())
         bad(src, "the states were made by another model (or other weights):\n  file:  " + meta["model"] + "\n  model: " + model.fingerprint());
     json list;
@@ -229,12 +175,11 @@ UserStates decode_user_states(const OnlineModel& model, const std::string& bytes
     }
     if (!list.is_array()) bad(src, "metadata 'users' is not a JSON array");
 
-    StreamState fresh = model.model().start_stream(1);
-    const std::vector<Field> fresh_fields = fields_of(fresh);
+    const std::vector<std::pair<std::string, Shape>> fields = m.stream_layout(0);
     std::map<std::string, const Tensor*> by_name;
     for (const auto& [name, t] : tensors) by_name[name] = &t;
     std::set<std::string> known = {"user"};
-    for (const Field& f : fresh_fields) known.insert(f.name);
+    for (const auto& f : fields) known.insert(f.first);
     for (const auto& [name, t] : tensors) {
         if (!known.count(name)) bad(src, "unexpected tensor '" + name + "' (not a state field of " + cfg.model + ")");
         const float* p = t.data();
@@ -246,22 +191,10 @@ UserStates decode_user_states(const OnlineModel& model, const std::string& bytes
     struct Record {
         std::string id;
         int64_t t;
-        std::vector<int32_t> seen, window;
+        std::vector<int32_t> seen;
     };
     std::vector<Record> records;
     std::set<std::string> ids;
-    const int64_t C = model.model().config().dim;
-    auto id_list = [&](const json& e, const char* key, const std::string& where) {
-        std::vector<int32_t> v;
-        if (!e.contains(key)) return v;
-        if (!e[key].is_array()) bad(src, where + ": '" + key + "' is not an array");
-        for (const json& x : e[key]) {
-            if (!x.is_number_integer() || x.get<int64_t>() < 1 || x.get<int64_t>() > cfg.n_items)
-                bad(src, where + ": '" + key + "' has " + x.dump() + ", not an item id 1.." + std::to_string(cfg.n_items));
-            v.push_back(x.get<int32_t>());
-        }
-        return v;
-    };
     for (std::size_t n = 0; n < list.size(); ++n) {
         const json& e = list[n];
         const std::string where = "user #" + std::to_string(n);
@@ -274,23 +207,33 @@ UserStates decode_user_states(const OnlineModel& model, const std::string& bytes
         if (r.id.empty()) bad(src, where + ": empty id");
         if (!ids.insert(r.id).second) bad(src, who + ": the id appears twice");
         if (r.t < 0) bad(src, who + ": negative t");
-        r.seen = id_list(e, "seen", who);
+        if (e.contains("seen")) {
+            if (!e["seen"].is_array()) bad(src, who + ": 'seen' is not an array");
+            for (const json& x : e["seen"]) {
+                if (!x.is_number_integer() || x.get<int64_t>() < 1 || x.get<int64_t>() > cfg.n_items)
+                    bad(src, who + ": 'seen' has " + x.dump() + ", not an item id 1.." + std::to_string(cfg.n_items));
+                r.seen.push_back(x.get<int32_t>());
+            }
+        }
         if (!std::is_sorted(r.seen.begin(), r.seen.end()) || std::adjacent_find(r.seen.begin(), r.seen.end()) != r.seen.end())
             bad(src, who + ": 'seen' is not sorted and distinct");
         if (static_cast<int64_t>(r.seen.size()) > r.t || (r.t > 0 && r.seen.empty()))
             bad(src, who + ": " + std::to_string(r.seen.size()) + " seen items for t = " + std::to_string(r.t));
-        r.window = id_list(e, "window", who);
-        const int64_t want_window = is_sasrec(model.model()) ? std::min(r.t, cfg.max_len) : 0;
-        if (static_cast<int64_t>(r.window.size()) != want_window)
-            bad(src, who + ": 'window' has " + std::to_string(r.window.size()) + " items, want " + std::to_string(want_window));
         records.push_back(std::move(r));
     }
-    std::vector<int64_t> total(fresh_fields.size(), 0);
+    // The width of state.user: what one advance gives (the same for every user after >= 1 item).
+    int64_t user_width = 0;
+    if (!records.empty()) {
+        StreamState probe = m.start_stream(1);
+        m.advance(IntTensor(Shape{1, 1}, {1}), probe);
+        user_width = probe.user.numel();
+    }
+    std::vector<int64_t> total(fields.size(), 0);
     int64_t user_total = 0;
     for (const Record& r : records) {
-        if (r.t > 0) user_total += C;
-        for (std::size_t j = 0; j < fresh_fields.size(); ++j)
-            total[j] += expected_shape(fresh_fields[j], *fresh_fields[j].var, fresh, r.t, cfg.mini_batch).numel();
+        if (r.t > 0) user_total += user_width;
+        const auto layout = m.stream_layout(r.t);
+        for (std::size_t j = 0; j < fields.size(); ++j) total[j] += numel_of(layout[j].second);
     }
     auto check_total = [&](const std::string& name, int64_t want) -> const float* {
         auto it = by_name.find(name);
@@ -299,33 +242,34 @@ UserStates decode_user_states(const OnlineModel& model, const std::string& bytes
             bad(src, "tensor '" + name + "' holds " + std::to_string(got) + " values, the users' records need " + std::to_string(want));
         return it == by_name.end() ? nullptr : it->second->data();
     };
-    std::vector<const float*> cursor(fresh_fields.size());
-    for (std::size_t j = 0; j < fresh_fields.size(); ++j) cursor[j] = check_total(fresh_fields[j].name, total[j]);
+    std::vector<const float*> cursor(fields.size());
+    for (std::size_t j = 0; j < fields.size(); ++j) cursor[j] = check_total(fields[j].first, total[j]);
     const float* user_cursor = check_total("user", user_total);
 
     // Pass 2: everything is consistent; cut the fields into per-user states.
     UserStates out;
     for (const Record& r : records) {
-        UserState u = model.new_user();
+        UserState u;
         u.stream.t = r.t;
-        for (TTTState& t : u.stream.ttt) t.t = r.t;
-        std::vector<Field> f = fields_of(u.stream);
-        for (std::size_t j = 0; j < f.size(); ++j) {
-            Shape want = expected_shape(fresh_fields[j], *fresh_fields[j].var, fresh, r.t, cfg.mini_batch);
-            if (want.numel() == 0) {
-                *f[j].var = Var();
-                continue;
+        for (const auto& [name, want] : m.stream_layout(r.t)) {
+            const std::size_t j = u.stream.fields.size();
+            const int64_t n = numel_of(want);
+            Tensor v;
+            if (n > 0) {
+                v = Tensor::from(want, std::span<const float>(cursor[j], static_cast<std::size_t>(n)));
+                cursor[j] += n;
             }
-            Tensor v = Tensor::from(want, std::span<const float>(cursor[j], static_cast<std::size_t>(want.numel())));
-            cursor[j] += want.numel();
-            *f[j].var = constant(v);
+            u.stream.fields.emplace_back(name, v);
         }
         if (r.t > 0) {
-            u.user = Tensor::from(Shape{C}, std::span<const float>(user_cursor, static_cast<std::size_t>(C)));
-            user_cursor += C;
+            u.stream.user = Tensor::from(Shape{1, user_width}, std::span<const float>(user_cursor, static_cast<std::size_t>(user_width)));
+            user_cursor += user_width;
         }
-        if (is_sasrec(model.model()))
-            u.stream.window = IntTensor(Shape{1, static_cast<int64_t>(r.window.size())}, r.window);
+        try {
+            m.check_stream(u.stream);
+        } catch (const std::invalid_argument& e) {
+            bad(src, "user '" + r.id + "': " + e.what());
+        }
         u.seen = r.seen;
         out.emplace(r.id, std::move(u));
     }

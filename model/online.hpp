@@ -2,14 +2,16 @@
 // interaction at a cost that does not grow with the user's history, scored against every item, and
 // saved to / loaded from one file so that a service can restart without forgetting its users.
 //
-// A user's state is the model's StreamState for a batch of one (model/recommender.hpp): for the
-// TTT models each layer's inner weights W (the learned model of this user) plus the pending part of
-// the current TTT mini-batch, the Mamba pre-conv history, the GRU hidden state, or SASRec's window
-// of the last max_len items. observe() feeds items through Recommender::advance(); the scores are
-// then V dot products of the user state with the item table (computed once), on the SIMD dot kernel.
+// A user's state is the model's StreamState for a batch of one (model/recommender.hpp): named
+// tensors that the model owns (for the TTT models each layer's inner weights W, the learned model
+// of this user, plus the pending part of the current TTT mini-batch; the GRU hidden state; SASRec's
+// window of the last max_len items; Recommender::stream_summary() says what for each model).
+// observe() feeds items through Recommender::advance(); the scores come from
+// Recommender::score_stream with the item table computed once (by default V dot products of the
+// user state with the table, on the SIMD dot kernel).
 //
 // Exactness: after any sequence of observe() calls, scores() equals recompute_scores() over the
-// same history (encode the whole history, take the last position, score) up to float rounding —
+// same history (Recommender::score_next on the whole history) up to float rounding —
 // tests/model/test_online.cpp checks it for every model, across mini-batch boundaries and across a
 // save/load. NOTE: the TTT models and GRU4Rec keep reading the whole history; apps/train and
 // apps/eval cut histories to their last max_len items, so for histories longer than max_len the
@@ -17,13 +19,15 @@
 // those of the max_len window that eval reports.
 //
 // The states file is a safetensors file (atomic write, validated on load, model/checkpoint.hpp):
-//   tensors   one per state field ("user", "ttt.0.W1", "ttt.0.XQ", "pre_conv.0", "gru_h", ...),
-//             each the flat concatenation of that field over the users in file order;
-//   metadata  "format" = "tttrec-online-states", "version" = "1", "model" = the model fingerprint
+//   tensors   one per state field ("user", then the model's fields: "ttt.0.W1", "ttt.0.XQ",
+//             "gru_h", "window", ...), each the flat concatenation of that field over the users in
+//             file order; one generic path for every model, whatever fields it has;
+//   metadata  "format" = "tttrec-online-states", "version" = "2", "model" = the model fingerprint
 //             (configuration + checksum of the weights), and "users" = a JSON array of
-//             {"id", "t" (items seen), "seen" (distinct dense item ids), "window" (SASRec)}.
-// Every user's field sizes follow from the model and t, so the loader checks each size, each id
-// and each value (finite) before it accepts anything.
+//             {"id", "t" (items seen), "seen" (distinct dense item ids)}.
+// Every user's field shapes follow from the model and t (Recommender::stream_layout), so the loader
+// checks each size, each id and each value (finite, then Recommender::check_stream) before it
+// accepts anything.
 //
 // Legend: C = width, V = items + 1 (row 0 = padding), H = heads, D = head dim, P = pending tokens.
 #pragma once
@@ -39,8 +43,8 @@
 namespace tt::model {
 
 struct UserState {
-    StreamState stream;         // the model's carried state for this user (a batch of one)
-    Tensor user;                // (C) the user representation after the last item; undefined before the first
+    StreamState stream;         // the model's carried state for this user (a batch of one); stream.user
+                                // (1, Q) is what the scores are computed from, undefined before the first item
     std::vector<int32_t> seen;  // the distinct items of the history, sorted (left out of recommendations)
     int64_t events() const { return stream.t; }
 };
@@ -70,16 +74,14 @@ public:
     static std::vector<Scored> top_k(const Tensor& scores, int64_t k, std::span<const int32_t> exclude);
 
     // The reference that observe() + scores() must match: the whole history re-encoded from scratch
-    // (Recommender::encode, the last position; SASRec: its last max_len items), scored the same way.
-    // Cost grows with the history.
+    // (Recommender::score_next; over its last stream_window() items when the model has a window),
+    // entry 0 = -inf. Cost grows with the history.
     Tensor recompute_scores(std::span<const int32_t> history) const;
 
     // Model configuration + a checksum of every weight: a states file only loads into the model that wrote it.
     const std::string& fingerprint() const { return fingerprint_; }
 
 private:
-    Tensor score_state(const Tensor& h) const;  // (C) -> (V)
-
     const Recommender& model_;
     Tensor table_;  // (V, C) item representations (Recommender::item_table), computed once
     std::string fingerprint_;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "apps/runner.hpp"
+#include "model/registry.hpp"
 #include "tests/apps/process_util.hpp"
 
 using namespace tt;
@@ -39,8 +40,8 @@ TrainOptions tiny_run(const std::string& out_dir, int64_t users, int epochs) {
     TrainOptions o;
     o.model = model::default_config("sasrec");
     o.model.dim = 8;
-    o.model.heads = 2;
-    o.model.ffn_hidden = 8;
+    o.model.set_if_has("heads", 2);
+    o.model.set_if_has("ffn_hidden", 8);
     o.model.max_len = 8;
     o.data.synthetic_users = users;
     o.epochs = epochs;

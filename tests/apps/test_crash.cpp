@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "apps/runner.hpp"
+#include "model/registry.hpp"
 #include "model/checkpoint.hpp"
 #include "tests/apps/process_util.hpp"
 
@@ -263,12 +264,12 @@ namespace {
 TrainOptions tiny_run(const std::string& out) {
     TrainOptions o;
     o.model = model::default_config("ttt4rec");
-    o.model.inner = "linear";
+    o.model.set_if_has("inner", "linear");
     o.model.dim = 16;
-    o.model.heads = 2;
-    o.model.ffn_hidden = 32;
+    o.model.set_if_has("heads", 2);
+    o.model.set_if_has("ffn_hidden", 32);
     o.model.max_len = 12;
-    o.model.mini_batch = 4;
+    o.model.set_if_has("mini_batch", 4);
     o.data.synthetic_users = 200;
     o.data.synthetic_seed = 5;
     o.batch_size = 64;
@@ -302,7 +303,7 @@ TEST_SUITE("apps/crash") {
         SUBCASE("in the loss, in epoch 2: the checkpoints of epoch 1 stay") {
             TrainOptions o = tiny_run(scratch("nan-loss"));
             o.max_steps_per_epoch = 3;
-            o.nan_loss_at_step = 5;  // epoch 2, batch 2
+            o.hooks.nan_loss_at_step = 5;  // epoch 2, batch 2
             std::string err = error_of([&] { train(o, log); });
             CHECK(err.find("training diverged at epoch 2, batch 2 of 3 (step 5 of the run): the loss is nan") != std::string::npos);
             CHECK(err.find("model.safetensors (best, epoch 1) and " + o.out_dir + "/resume.safetensors (after epoch 1)") !=
@@ -322,7 +323,7 @@ TEST_SUITE("apps/crash") {
         }
         SUBCASE("in a gradient, before any epoch finished") {
             TrainOptions o = tiny_run(scratch("nan-grad"));
-            o.nan_grad_at_step = 2;
+            o.hooks.nan_grad_at_step = 2;
             std::string err = error_of([&] { train(o, log); });
             CHECK(err.find("training diverged at epoch 1, batch 2 of") != std::string::npos);
             CHECK(err.find("has nan at element 0; no epoch had finished, so no checkpoint was written") != std::string::npos);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "apps/serving.hpp"
+#include "model/registry.hpp"
 #include "model/checkpoint.hpp"
 
 using namespace tt;
@@ -19,9 +20,9 @@ std::unique_ptr<model::Recommender> tiny_model() {
     model::RecConfig c = model::default_config("ttt4rec");
     c.n_items = 6;
     c.dim = 8;
-    c.heads = 2;
-    c.ffn_hidden = 16;
-    c.mini_batch = 2;
+    c.set_if_has("heads", 2);
+    c.set_if_has("ffn_hidden", 16);
+    c.set_if_has("mini_batch", 2);
     Rng rng(3);
     return model::make_recommender(c, rng);
 }

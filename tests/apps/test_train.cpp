@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "apps/runner.hpp"
+#include "model/registry.hpp"
 
 using namespace tt;
 using namespace tt::app;
@@ -21,12 +22,12 @@ TrainOptions small_run(const std::string& model, const std::string& out) {
     o.model = model::default_config(model);
     // Small enough to run in seconds, also under the sanitizers in CI.
     o.model.dim = 16;
-    o.model.heads = 2;
-    o.model.ffn_hidden = 32;
+    o.model.set_if_has("heads", 2);
+    o.model.set_if_has("ffn_hidden", 32);
     o.model.max_len = 12;
     o.model.dropout = 0.1f;
-    o.model.mini_batch = 4;
-    o.model.gru_hidden = 16;
+    o.model.set_if_has("mini_batch", 4);
+    o.model.set_if_has("gru_hidden", 16);
     o.data.synthetic_users = 200;
     o.data.synthetic_seed = 5;
     o.batch_size = 64;
@@ -71,7 +72,7 @@ TEST_SUITE("apps/train") {
             TrainOptions o = small_run(c.model, temp_dir(std::string(c.model) + "-" + c.loss));
             o.model.loss = c.loss;
             o.model.every_position = c.every;
-            if (std::string(c.model) == "ttt4rec") o.model.inner = "linear";  // keep the test quick
+            if (std::string(c.model) == "ttt4rec") o.model.set_if_has("inner", "linear");  // keep the test quick
             if (std::string(c.model) == "ttt4rec-fe") o.lr = 5e-3f;
             std::ostringstream log;
             json r = train(o, log);
@@ -87,7 +88,7 @@ TEST_SUITE("apps/train") {
 
     TEST_CASE("evaluating a saved run reproduces the metrics training printed") {
         TrainOptions o = small_run("ttt4rec", temp_dir("reproduce"));
-        o.model.inner = "linear";
+        o.model.set_if_has("inner", "linear");
         o.epochs = 2;
         o.eval.sampled_negatives = 50;
         std::ostringstream log;
@@ -113,9 +114,9 @@ TEST_SUITE("apps/train") {
             TrainOptions o = small_run("ttt4rec", temp_dir("threads" + std::to_string(threads)));
             // Activations of 256 x 20 x 64 = 327k floats: above the parallel grain (32k), so the
             // elementwise kernels and the matmuls really split across 2 threads.
-            o.model.inner = "mlp";
+            o.model.set_if_has("inner", "mlp");
             o.model.dim = 64;
-            o.model.heads = 4;
+            o.model.set_if_has("heads", 4);
             o.model.max_len = 20;
             o.batch_size = 256;
             o.epochs = 1;
@@ -130,7 +131,7 @@ TEST_SUITE("apps/train") {
 
     TEST_CASE("a run interrupted after an epoch resumes to the uninterrupted run's result") {
         TrainOptions o = small_run("ttt4rec", temp_dir("straight"));
-        o.model.inner = "linear";
+        o.model.set_if_has("inner", "linear");
         o.model.loss = "ce";
         o.epochs = 4;
         o.threads = 1;
@@ -139,7 +140,7 @@ TEST_SUITE("apps/train") {
 
         TrainOptions c = o;
         c.out_dir = temp_dir("crashed");
-        c.crash_after_epoch = 2;
+        c.hooks.crash_after_epoch = 2;
         CHECK_THROWS_WITH(train(c, log), doctest::Contains("simulated crash"));
         CHECK_THROWS_WITH(resume(c.out_dir, log, 3), doctest::Contains("simulated crash after epoch 3"));  // crash again
         json resumed = resume(c.out_dir, log);
@@ -156,7 +157,7 @@ TEST_SUITE("apps/train") {
 
     TEST_CASE("a finished run extended with resume --epochs ends as a run started with that many epochs") {
         TrainOptions o = small_run("ttt4rec", temp_dir("four"));
-        o.model.inner = "linear";
+        o.model.set_if_has("inner", "linear");
         o.epochs = 4;
         o.patience = 10;  // no early stop: the epoch cap ends both runs
         o.threads = 1;
@@ -207,7 +208,8 @@ TEST_SUITE("apps/train") {
             CAPTURE(name);
             for (float p : {0.0f, 0.5f}) {
                 model::RecConfig c = model::default_config(name);
-                c.n_items = 30, c.dim = 8, c.heads = 2, c.ffn_hidden = 8, c.gru_hidden = 8, c.max_len = 6, c.mini_batch = 3;
+                c.n_items = 30, c.dim = 8, c.max_len = 6;
+                c.set_if_has("heads", 2), c.set_if_has("ffn_hidden", 8), c.set_if_has("gru_hidden", 8), c.set_if_has("mini_batch", 3);
                 c.dropout = p;
                 Rng init(3);
                 auto m = model::make_recommender(c, init);
@@ -224,9 +226,9 @@ TEST_SUITE("apps/train") {
 
     TEST_CASE("bad configurations fail with a clear message") {
         TrainOptions o = small_run("ttt4rec", temp_dir("bad"));
-        o.model.heads = 3;  // 32 is not divisible by 3
+        o.model.set("heads", 3);  // 16 is not divisible by 3
         std::ostringstream log;
-        CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("divisible"), std::invalid_argument);
+        CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("--heads 3 does not divide --dim 16"), std::invalid_argument);
         o = small_run("sasrec", temp_dir("bad2"));
         o.eval.ks = {100000};
         CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("K=100000"), std::invalid_argument);

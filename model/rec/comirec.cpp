@@ -37,7 +37,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <unordered_set>
 
 #include "model/rec/common.hpp"
 
@@ -99,9 +98,14 @@ double log_uniform_prob(int64_t c, int64_t range_max) {
 }
 
 namespace {
-float log_q(double p, int64_t num_tries) {  // ln(1 − (1 − p)^n), stable for small p
+// ln Q of an id with base probability p in a set of num_sampled distinct ids that took num_tries
+// draws: TF's ExpectedCountHelper, 1 − (1 − p)^num_tries (stable form), or p · num_sampled when
+// no draw was rejected (then the with-replacement expected count).
+float log_q(double p, int64_t num_sampled, int64_t num_tries) {
+    if (num_tries == num_sampled) return static_cast<float>(std::log(p * static_cast<double>(num_sampled)));
     return static_cast<float>(std::log(-std::expm1(static_cast<double>(num_tries) * std::log1p(-p))));
 }
+double uniform53(Rng& rng) { return static_cast<double>(rng.next_u64() >> 11) * 0x1.0p-53; }  // [0, 1), 53 bits
 }  // namespace
 
 SampledCandidates sample_log_uniform(int64_t num_sampled, int64_t range_max, Rng& rng) {
@@ -109,21 +113,23 @@ SampledCandidates sample_log_uniform(int64_t num_sampled, int64_t range_max, Rng
     SampledCandidates out;
     out.range_max = range_max;
     const double log_range = std::log(static_cast<double>(range_max) + 1.0);
-    std::unordered_set<int32_t> seen;
+    std::vector<uint8_t> seen(static_cast<std::size_t>(range_max), 0);
     while (static_cast<int64_t>(out.ids.size()) < num_sampled) {
-        // Inverse CDF of the log-uniform law: floor(exp(u ln(range + 1))) − 1 has P(c) above.
-        const double u = rng.uniform();
-        int64_t c = static_cast<int64_t>(std::floor(std::exp(u * log_range))) - 1;
-        c = std::clamp<int64_t>(c, 0, range_max - 1);
+        // Inverse CDF of the log-uniform law: floor(exp(u ln(range + 1))) − 1 falls on c with
+        // probability P(c); range_max itself (reachable by rounding only) folds to 0, as in TF.
+        const int64_t c = (static_cast<int64_t>(std::exp(uniform53(rng) * log_range)) - 1) % range_max;
         ++out.num_tries;
-        if (seen.insert(static_cast<int32_t>(c)).second) out.ids.push_back(static_cast<int32_t>(c));
+        if (!seen[static_cast<std::size_t>(c)]) {
+            seen[static_cast<std::size_t>(c)] = 1;
+            out.ids.push_back(static_cast<int32_t>(c));
+        }
     }
-    for (int32_t id : out.ids) out.log_q.push_back(log_q(log_uniform_prob(id, range_max), out.num_tries));
+    for (int32_t id : out.ids) out.log_q.push_back(log_expected_count(id, out));
     return out;
 }
 
 float log_expected_count(int64_t id, const SampledCandidates& s) {
-    return log_q(log_uniform_prob(id, s.range_max), s.num_tries);
+    return log_q(log_uniform_prob(id, s.range_max), static_cast<int64_t>(s.ids.size()), s.num_tries);
 }
 
 Var sampled_softmax_loss(const Var& u, const Var& table, const IntTensor& targets, const SampledCandidates& s) {

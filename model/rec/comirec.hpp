@@ -43,7 +43,9 @@ double log_uniform_prob(int64_t c, int64_t range_max);
 
 // S distinct ids drawn from the log-uniform distribution without replacement (TF unique=True:
 // draw with replacement until S distinct values have appeared; num_tries counts every draw), with
-// ln Q of each, Q(j) = 1 − (1 − P(j))^num_tries the expected count of j in that many draws.
+// ln Q of each, Q(j) = 1 − (1 − P(j))^num_tries the expected count of j in that many draws (S P(j)
+// when no draw was repeated, as TF). The same draws as data::LogUniformSampler for one Rng state
+// (the model keeps its own copy so that model/ does not depend on data/).
 struct SampledCandidates {
     std::vector<int32_t> ids;     // (S)
     std::vector<float> log_q;     // (S)

@@ -263,6 +263,11 @@ TEST_CASE("log-uniform sampler: TF's probabilities; draws are distinct, reproduc
         const double p = comirec::log_uniform_prob(s.ids[j], 1000);
         CHECK(s.log_q[j] == doctest::Approx(std::log(1.0 - std::pow(1.0 - p, static_cast<double>(s.num_tries)))).epsilon(1e-5));
     }
+    // One draw can repeat nothing: TF then uses the with-replacement expected count S P = P.
+    Rng one(6);
+    comirec::SampledCandidates s1 = comirec::sample_log_uniform(1, 1000, one);
+    CHECK(s1.num_tries == 1);
+    CHECK(s1.log_q[0] == doctest::Approx(std::log(comirec::log_uniform_prob(s1.ids[0], 1000))).epsilon(1e-6));
     // Small ids dominate: about ln 2 / ln 1001 ≈ 10% of the draws are id 0, so it is drawn.
     CHECK(std::find(s.ids.begin(), s.ids.end(), 0) != s.ids.end());
 }

@@ -19,7 +19,8 @@ import sys
 
 METRICS = ["HR@10", "NDCG@10", "HR@20", "NDCG@20"]
 
-# Published numbers on the same files and protocol (../shared/reference/BASELINES.md):
+# Published numbers on the same files and protocol, as read by the project's authors ([P] = read from
+# the authors' own artifact):
 #  Beauty: S3Rec repo full-ranking table (all_rank.PNG) [P]; SASRec-CE: blondered/transformer_benchmark
 #  "SASRec+SS" (sampled softmax, their runs) [P] and BSARec's CE log for context.
 #  Video: LRURec paper Table 3 (all models trained with CE over all items) [P].

@@ -13,10 +13,10 @@
 // History masking (mask_history): the user's earlier items are removed from the candidates, as
 // the S3Rec-family code does (it sets their scores to 0; we drop them from the count). The target
 // itself is never masked, even when the user saw it before. DEFAULT: false, because RecBole's
-// sequential setting (TTT4Rec, TTT_SPEC §3.1) does not mask. Turn it on to compare with S3Rec,
+// sequential setting (TTT4Rec, data/README.md §P2–§P3) does not mask. Turn it on to compare with S3Rec,
 // ICLRec, CoSeRec, FMLP-Rec, BSARec numbers.
 //
-// Sampled metrics: the target is ranked against N negatives only (SASRec: N = 100 uniform,
+// Sampled metrics (data/README.md §P4): the target is ranked against N negatives only (SASRec: N = 100 uniform,
 // excluding the user's items, fixed seed; see NegativeSampler::sample_fixed), same tie rule.
 #pragma once
 

@@ -4,9 +4,9 @@
 // history is a range of the user's chronological sequence (no copy); batching keeps only its most
 // recent max_len items. Two protocols:
 //
-//   leave-one-out (S3Rec/SASRec code, BASELINES.md §0): last item = test, second-to-last = valid,
+//   leave-one-out (S3Rec/SASRec code, data/README.md §P1): last item = test, second-to-last = valid,
 //     the rest = training. Users with fewer than 3 interactions go entirely to training (SASRec).
-//   ratio split (TTT4Rec / RecBole, TTT_SPEC §3.1): each user's n-1 augmented samples (every
+//   ratio split (TTT4Rec / RecBole, data/README.md §P2): each user's n-1 augmented samples (every
 //     prefix -> next item) are split chronologically 3:2:5 with RecBole's exact rounding.
 //
 // In both, valid/test histories contain all earlier true items (teacher forcing).

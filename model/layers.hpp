@@ -25,7 +25,7 @@ namespace tt::model {
 // ---- Embedding --------------------------------------------------------------------------------
 // A (V, C) table looked up by id. Row `padding_idx` (item 0 by default) gets no gradient through
 // the lookup. NOTE: the row is initialised like the others (N(0, init_range)), as TTT4Rec's
-// `_init_weights` does (TTT_SPEC §2.1); pass zero_padding_row = true for PyTorch's nn.Embedding
+// `_init_weights` does (model/TTT.md §7.3); pass zero_padding_row = true for PyTorch's nn.Embedding
 // default (zero row), which SASRec implementations use.
 struct Embedding {
     Embedding(int64_t num_embeddings, int64_t dim, Rng& rng, float init_range = 0.02f, int32_t padding_idx = 0,
@@ -69,7 +69,7 @@ struct RMSNorm {
 };
 
 // ---- feed-forward -----------------------------------------------------------------------------
-// SwiGLU(x) = W_down (silu(W_gate x) ⊙ W_up x), no biases (ttt.py SwiGluMLP, TTT_SPEC §1.7).
+// SwiGLU(x) = W_down (silu(W_gate x) ⊙ W_up x), no biases (ttt.py SwiGluMLP, model/TTT.md §6.1).
 struct SwiGLU {
     SwiGLU(int64_t dim, int64_t hidden, Rng& rng, float init_range = 0.02f);
     Var forward(const Var& x) const;  // (..., C) -> (..., C)
@@ -109,7 +109,7 @@ struct PointwiseFeedForward {
 // ---- rotary position embedding ----------------------------------------------------------------
 // Tables for ad::rope(x, cos, sin) on interleaved pairs (2j, 2j+1) of the last axis:
 // angle[t, j] = p_t · base^(−2j/D) with p_t = t, or t mod b when mod_b > 0 (TTT4Rec restarts the
-// positions every TTT mini-batch: RoPE with pos = t mod 8, TTT_SPEC §2.1).
+// positions every TTT mini-batch: pos = t mod b, b = 8 in TTT4Rec, model/TTT.md §2.2).
 struct RopeTables {
     Tensor cos;  // (T, D/2)
     Tensor sin;  // (T, D/2)

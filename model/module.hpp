@@ -34,7 +34,7 @@ struct Ctx {
     Rng* rng = nullptr;
 };
 
-// Parameter initialisers (the spec's N(0, initializer_range), zeros, ones).
+// Parameter initialisers (N(0, initializer_range), zeros, ones; model/TTT.md §1).
 inline Var normal_param(const Shape& s, Rng& rng, float stddev) { return ad::parameter(Tensor::randn(s, rng, 0.0f, stddev)); }
 inline Var zeros_param(const Shape& s) { return ad::parameter(Tensor::zeros(s)); }
 inline Var ones_param(const Shape& s) { return ad::parameter(Tensor::ones(s)); }

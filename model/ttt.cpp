@@ -1,5 +1,5 @@
-// model/ttt.cpp — see ttt.hpp. The outer-loop parts of the TTT layer (TTT_SPEC §1.3 steps 1–5 and
-// 8–10, §1.7); the inner loop per mini-batch is in ttt_ops.cpp.
+// model/ttt.cpp — see ttt.hpp. The outer-loop parts of the TTT layer (model/TTT.md §2.1–§2.5 and
+// §2.8–§2.10, §6.2); the inner loop per mini-batch is in ttt_ops.cpp.
 #include "model/ttt.hpp"
 
 #include <cmath>
@@ -12,9 +12,10 @@ using namespace tt::ad;
 
 namespace {
 
-// Interleaved-pair RoPE tables for the positions of tokens [t0, t0+T) (TTT_SPEC §1.3-2): angle
+// Interleaved-pair RoPE tables for the positions of tokens [t0, t0+T) (model/TTT.md §2.2): angle
 // p · θ^(−2j/D), p = t mod b (ttt.py: position_ids % mini_batch_size) or the absolute t.
-// cos, sin (T, D/2). Computed locally (model/layers.hpp is written concurrently).
+// cos, sin (T, D/2). The same tables as model/layers.hpp rope_tables(T, D, base, mod_b), which
+// always starts at position 0; this one starts at t0, for forward_step's pieces.
 std::pair<Tensor, Tensor> rope_tables(int64_t t0, int64_t T, int64_t D, float theta, int64_t mod) {
     const int64_t half = D / 2;
     Tensor cos = Tensor::empty(Shape{T, half}), sin = Tensor::empty(Shape{T, half});
@@ -31,7 +32,7 @@ std::pair<Tensor, Tensor> rope_tables(int64_t t0, int64_t T, int64_t D, float th
 }
 
 // W0 (H,r,c) tiled over the batch: (B,H,r,c). Tiling is a broadcast, so the gradients of all
-// sequences sum into W0 (§1.2: W0 is a learnable outer-loop parameter shared by all sequences).
+// sequences sum into W0 (model/TTT.md §1: W0 is a learnable outer-loop parameter shared by all sequences).
 Var tile(const Var& p, int64_t B) {
     if (!p.defined()) return Var();
     const Shape& s = p.shape();
@@ -112,7 +113,7 @@ TTTLayer::TTTLayer(const TTTConfig& c, Rng& rng) : cfg(c) {
     head_dim = C / H;
     const int64_t D = head_dim;
     TT_CHECK(!c.use_rope || D % 2 == 0, "TTTLayer: RoPE needs an even head dim");
-    // §1.2 parameter table: projections N(0, initializer_range); TTT-specific ones as in S1.
+    // model/TTT.md §1: projections N(0, initializer_range); the TTT-specific ones as in ttt.py.
     q_proj = normal_param(Shape{C, C}, rng, c.init_range);
     if (!c.share_qk) k_proj = normal_param(Shape{C, C}, rng, c.init_range);
     v_proj = normal_param(Shape{C, C}, rng, c.init_range);
@@ -191,7 +192,7 @@ Var TTTLayer::forward_step(const Var& x, TTTState& st) const {
     TT_CHECK(st.W1.defined() && st.W1.shape()[0] == B, "TTTLayer: state is not for a batch of " + std::to_string(B));
     if (T == 0) return x;
 
-    // 1. projections (§1.3-1; §1.7 share_qk: one θ_Q and two causal depthwise convolutions)
+    // 1. projections (model/TTT.md §2.1; §6.2 share_qk: one θ_Q and two causal depthwise convolutions)
     Var XQ_lin = linear(x, q_proj);  // (B,T,C)
     Var XQ_c, XK_c;
     if (cfg.share_qk) {
@@ -208,25 +209,25 @@ Var TTTLayer::forward_step(const Var& x, TTTState& st) const {
     Var XK = split_heads(XK_c);  // (B,H,T,D)
     Var XV = split_heads(XV_c);  // (B,H,T,D)
 
-    // 2. RoPE on Q and K at the absolute positions of this piece (mod b, §1.3-2)
+    // 2. RoPE on Q and K at the absolute positions of this piece (mod b, §2.2)
     if (cfg.use_rope) {
         auto [cos, sin] = rope_tables(st.t, T, D, cfg.rope_theta, cfg.rope_mod_mini_batch ? b : 0);
         XQ = rope(XQ, cos, sin);
         XK = rope(XK, cos, sin);
     }
 
-    // 3. inner learning rate from the full-width input, lr = base_lr · sigmoid(x·w_h + c_h) / D (§1.3-3)
+    // 3. inner learning rate from the full-width input, lr = base_lr · sigmoid(x·w_h + c_h) / D (§2.3)
     Var logits = add(matmul(x, reshape(learnable_ttt_lr_weight, Shape{H, C}), false, true),
                      reshape(learnable_ttt_lr_bias, Shape{H}));                       // (B,T,H)
     Var lr = mul(sigmoid(logits), cfg.base_lr / static_cast<float>(D));               // (B,T,H)
     lr = reshape(permute(lr, {0, 2, 1}), Shape{B, H, 1, T});                          // (B,H,1,T)
 
-    // 4. token scale τ_i = max(0, 1/(i+1) + δ_i) (§1.3-4)
+    // 4. token scale τ_i = max(0, 1/(i+1) + δ_i) (§2.4)
     Tensor token_idx = Tensor::empty(Shape{b});
     for (int64_t i = 0; i < b; ++i) token_idx.data()[i] = 1.0f / static_cast<float>(i + 1);
     Var tau = reshape(relu(add(learnable_token_idx, constant(token_idx))), Shape{b, 1});  // (b,1)
 
-    // The unfinished mini-batch of earlier pieces is recomputed together with the new tokens.
+    // 5. the unfinished mini-batch of earlier pieces is recomputed together with the new tokens (§2.10)
     const int64_t P = st.pending(), N = P + T;
     if (P > 0) {
         XQ = concat({st.XQ, XQ}, 2);  // (B,H,N,D)
@@ -237,7 +238,7 @@ Var TTTLayer::forward_step(const Var& x, TTTState& st) const {
     Var gamma = reshape(ttt_norm_weight, Shape{H, 1, D});  // (H,1,D)
     Var beta = reshape(ttt_norm_bias, Shape{H, 1, D});     // (H,1,D)
 
-    // 7. mini-batch TTT: scan over mini-batches carrying the inner state (§1.3-7, §1.3-10)
+    // 6. mini-batch TTT: scan over mini-batches carrying the inner state (§2.5–§2.8, §2.10)
     InnerParams s = st.inner();
     std::vector<Var> outs;
     st.XQ = st.XK = st.XV = st.lr = Var();
@@ -273,7 +274,7 @@ Var TTTLayer::forward_step(const Var& x, TTTState& st) const {
     if (P > 0) O = slice(O, 2, P, N);                        // (B,H,T,D): only the new tokens
     O = reshape(permute(O, {0, 2, 1, 3}), Shape{B, T, C});  // (B,T,C)
 
-    // 9. post_norm, gate (§1.7), o_proj
+    // 7. post_norm, gate (§2.9, §6.2), o_proj
     O = layer_norm(O, post_norm_weight, post_norm_bias, 1e-6f);  // (B,T,C)
     if (cfg.use_gate) O = mul(gelu_tanh(linear(x, g_proj)), O);
     return linear(O, o_proj);  // (B,T,C)

@@ -1,7 +1,8 @@
-// model/ttt.hpp — the TTT layers: TTT-Linear and TTT-MLP (TTT_SPEC §1.2–1.5) with the Mamba
-// backbone options of §1.7 (gate, shared Q/K with causal depthwise convolutions, pre-conv piece).
+// model/ttt.hpp — the TTT layers: TTT-Linear and TTT-MLP (model/TTT.md §1–§5) with the Mamba
+// backbone options of model/TTT.md §6.2 (gate, shared Q/K with causal depthwise convolutions,
+// pre-conv piece).
 //
-// The layer is cut as ttt.py's TTTBase (STYLE_ANCHORS §2.8): projections θ_Q θ_K θ_V θ_O, RoPE on
+// The layer is cut as the official ttt.py's TTTBase: projections θ_Q θ_K θ_V θ_O, RoPE on
 // Q and K, the learnable inner learning rate lr = base_lr · sigmoid(x·w_h + c_h) / D, the token
 // scale τ_i = max(0, 1/(i+1) + δ_i), the inner LN shared with the output, post_norm, gate, o_proj.
 // The inner model only supplies a per-mini-batch step (model/ttt_ops.hpp), selectable per layer:
@@ -12,13 +13,13 @@
 // Incremental use: a TTTState holds the inner weights at the start of the current, unfinished
 // mini-batch plus that mini-batch's pending inputs, so a sequence can be fed in pieces of any
 // length (down to one token) and gives exactly the outputs of the whole-sequence forward. Token i
-// of a mini-batch only uses tokens j ≤ i of it (η is causal, §1.4), so re-running a partial
+// of a mini-batch only uses tokens j ≤ i of it (η is causal, model/TTT.md §2.5, §2.10), so re-running a partial
 // mini-batch with more tokens never changes the outputs already produced.
 //
-// Padding must come after the real tokens (right-padding): the layer has no mask (§1.7, §6).
+// Padding must come after the real tokens (right-padding): the layer has no mask (model/TTT.md §6.3).
 //
-// Legend: B = batch, T = sequence length, C = width, H = heads, D = head dim (C / H),
-// K = TTT mini-batch size b, F = inner MLP width (4D).
+// Legend (model/TTT.md §0): B = batch, T = sequence length, C = width, H = heads, D = head dim
+// (C / H), b = TTT mini-batch size (K = tokens in the current one), F = inner MLP width (4D).
 #pragma once
 
 #include <string>
@@ -33,27 +34,27 @@ enum class InnerModel { Linear, MLP };
 enum class InnerLoop { General, Fast };
 
 struct TTTConfig {
-    int64_t width = 64;          // C (hidden_size)
+    int64_t width = 64;          // C (--dim, RecConfig::dim; ttt.py hidden_size; names: model/TTT.md §0)
     int64_t heads = 4;           // H; head_dim D = C / H must be even (RoPE pairs)
-    int64_t mini_batch = 16;     // b (ttt.py mini_batch_size)
+    int64_t mini_batch = 16;     // b (ttt.py mini_batch_size; 16 = its LM default, TTT4Rec uses 8)
     float base_lr = 1.0f;        // ttt_base_lr (1.0 for Linear; the LM uses 0.1 for MLP)
     InnerModel inner = InnerModel::Linear;
     int64_t mlp_expansion = 4;   // TTT-MLP hidden width F = mlp_expansion · D
     InnerLoop loop = InnerLoop::Fast;
     bool use_rope = true;
-    float rope_theta = 10000.0f;      // 1000 in TTT4Rec-Yang, 10000 in S1/S4
+    float rope_theta = 10000.0f;      // RoPE base (--rope-base): 1000 in TTT4Rec, 10000 in ttt.py and TTT4Rec-FE
     bool rope_mod_mini_batch = true;  // position t mod b (ttt.py) or the absolute t
     bool use_gate = false;       // Mamba backbone: out = gelu_tanh(x θ_g) ⊙ post_norm(·)
     bool share_qk = false;       // Mamba backbone: XQ = conv_q(x θ_Q), XK = conv_k(x θ_Q)
     int64_t conv_kernel = 4;
     float init_range = 0.02f;      // N(0, ·) for q/k/v/o/g projections (initializer_range)
-    float ttt_init_range = 0.02f;  // N(0, ·) for W1, W2 and the lr gate weight (hard-coded in S1)
+    float ttt_init_range = 0.02f;  // N(0, ·) for W1, W2 and the lr gate weight (a fixed 0.02 in ttt.py)
 };
 
 // Causal depthwise Conv1d (groups = C, kernel k, bias), as nn.Conv1d(C, C, k, groups=C,
 // padding=k−1)[..., :T]: out[t, c] = bias[c] + Σ_j weight[c, 0, j] · x[t − (k−1) + j, c].
 // Used for share_qk inside the layer, and by blocks for the Mamba pre-conv
-// (h = h + conv(RMSNorm(h)), §1.7). Parameters "weight" (C,1,k) and "bias" (C).
+// (h = h + conv(RMSNorm(h)), model/TTT.md §6.2). Parameters "weight" (C,1,k) and "bias" (C).
 struct CausalConv {
     Var weight;  // (C,1,k)
     Var bias;    // (C)

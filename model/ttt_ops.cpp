@@ -1,5 +1,5 @@
 // model/ttt_ops.cpp — see ttt_ops.hpp: the fused Φ op, and the dual-form (fast) and primal-form
-// (general, nested autodiff) mini-batch steps of TTT-Linear / TTT-MLP. TTT_SPEC §1.3–1.6.
+// (general, nested autodiff) mini-batch steps of TTT-Linear / TTT-MLP. Math: model/TTT.md §2–§5.
 #include "model/ttt_ops.hpp"
 
 #include <algorithm>
@@ -19,7 +19,7 @@ using Grads = std::vector<Var>;
 }
 
 // ================================================================================================
-// Φ: LayerNorm fused with the L2 loss, differentiated (TTT_SPEC §1.5), and its VJP (§1.6).
+// Φ: LayerNorm fused with the L2 loss, differentiated (model/TTT.md §4.1), and its VJP (§4.2).
 
 namespace {
 
@@ -35,7 +35,7 @@ std::pair<Tensor, int64_t> row_params(const Tensor& p, const Shape& zs) {
     return {tt::broadcast_to(p, zs), 1};
 }
 
-// The §1.6 VJP written with differentiable ops: the reference the fused kernel below must equal,
+// The §4.2 VJP written with differentiable ops: the reference the fused kernel below must equal,
 // and the function whose own derivative gives the fused VJP its (second-order) rule.
 // Returns [dZ | w⊙γ | w⊙e + w⊙γ⊙ẑ] packed along the last axis, (..., 3D).
 Var phi_vjp_composite(const Var& u, const Var& Z, const Var& T, const Var& gm, const Var& bt, const Var& phi, float eps) {
@@ -115,7 +115,7 @@ Var ln_fused_l2_grad(const Var& Z, const Var& target, const Var& gamma, const Va
     });
     return make_result(std::move(out), {Z, target, gamma, beta}, "ln_fused_l2_grad",
                        [eps](const Var& self, const Var& u) -> Grads {
-                           // §1.6: one fused VJP kernel gives dZ, w⊙γ and the per-row γ term.
+                           // §4.2: one fused VJP kernel gives dZ, w⊙γ and the per-row γ term.
                            const Var& gm = self.input(2);
                            const Var& bt = self.input(3);
                            const int64_t D = self.shape()[-1];
@@ -158,7 +158,7 @@ InnerParams InnerParams::from(const std::vector<Var>& l) {
 }
 
 // ================================================================================================
-// fast: dual form, TTT_SPEC §1.4. With E = τ ⊗ lr and M = tril(1), P = M ⊙ E is the causal step
+// fast: dual form, model/TTT.md §3. With E = τ ⊗ lr and M = tril(1), P = M ⊙ E is the causal step
 // matrix; everything is a batched matmul over (B, H).
 
 namespace {
@@ -218,7 +218,8 @@ ChunkOut ttt_mlp_dual_chunk(const InnerParams& s, const ChunkIn& in) {
 }
 
 // ================================================================================================
-// general: primal form, the inner gradient from the engine (TTT_SPEC §1.3-7, STYLE_ANCHORS habit 12)
+// general: primal form, the inner gradient from the engine (model/TTT.md §2.7, §5.2); the test
+// oracle of the fast form above
 
 Var ttt_linear_f_res(const Var& x, const std::vector<Var>& p) { return add(matmul(x, p[0]), p[1]); }
 
@@ -238,7 +239,7 @@ GeneralChunkOut ttt_general_chunk(const InnerFn& f_res, const std::vector<Var>& 
     const float eps = in.eps;
 
     // Every token gets its own copy of the mini-batch-start state, so d/dW_tok[j] of Σ_j lr_j ℓ_j is
-    // token j's own gradient lr_j ∇ℓ_j(W⁽ⁿ⁾) (all gradients at the mini-batch start, §1.3-7).
+    // token j's own gradient lr_j ∇ℓ_j(W⁽ⁿ⁾) (all gradients at the mini-batch start, model/TTT.md §2.7).
     std::vector<Var> per_token;
     for (const Var& p : state) {
         Shape e{B, H, 1, p.shape()[2], p.shape()[3]};

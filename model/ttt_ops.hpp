@@ -1,10 +1,10 @@
 // model/ttt_ops.hpp — the inner loop of the TTT layers, per mini-batch ("chunk"), in two forms
-// that compute the same function (TTT_SPEC §1.3–1.5):
+// that compute the same function (model/TTT.md §2–§5):
 //
-//   fast    : the dual form (§1.4) built from batched matmuls over (B, H) with tril masks, and
-//             the closed-form inner gradient Φ = ln_fused_l2_grad (§1.5) as ONE fused op whose
-//             backward rule is the §1.6 VJP written with differentiable ops (so second order works).
-//   general : the primal form (§1.3): every token's weights W_i are materialised, and the inner
+//   fast    : the dual form (§3) built from batched matmuls over (B, H) with tril masks, and
+//             the closed-form inner gradient Φ = ln_fused_l2_grad (§4.1) as ONE fused op whose
+//             backward rule is the §4.2 VJP written with differentiable ops (so second order works).
+//   general : the primal form (§2.7, §5.2): every token's weights W_i are materialised, and the inner
 //             gradient is computed by the engine itself (ad::inner_grad, nested autodiff) for any
 //             inner model f_res built from engine ops.
 //
@@ -27,14 +27,14 @@ namespace tt::model {
 
 using ad::Var;
 
-// LayerNorm eps of the TTT inner norm (ttt.py ln_fwd / ln_fused_l2_bwd), TTT_SPEC §1.3-6.
+// LayerNorm eps of the TTT inner norm (ttt.py ln_fwd / ln_fused_l2_bwd), model/TTT.md §2.6.
 constexpr float kTTTNormEps = 1e-6f;
 
-// Φ(Z, target; γ, β) = d/dZ of ½‖LN(Z) − target‖² per row (last axis), TTT_SPEC §1.5:
+// Φ(Z, target; γ, β) = d/dZ of ½‖LN(Z) − target‖² per row (last axis), model/TTT.md §4.1:
 //   ẑ = (Z − μ)/σ, σ = sqrt(var_biased + eps), ĝ = (γ ẑ + β − target) ⊙ γ,
 //   Φ = (ĝ − mean(ĝ) − ẑ · mean(ĝ ⊙ ẑ)) / σ.
 // Z, target (..., D); gamma, beta broadcastable to Z (e.g. (H,1,D) against (B,H,K,D)).
-// One fused kernel forward; backward = the §1.6 VJP in differentiable ops (any order).
+// One fused kernel forward; backward = the §4.2 VJP in differentiable ops (any order).
 Var ln_fused_l2_grad(const Var& Z, const Var& target, const Var& gamma, const Var& beta, float eps = kTTTNormEps);
 
 // gelu_tanh'(x) (ttt.py gelu_bwd) as a composite of differentiable ops, so gelu'' comes for free.
@@ -47,26 +47,26 @@ struct InnerParams {
     static InnerParams from(const std::vector<Var>& list);  // inverse of list()
 };
 
-// Outputs of one mini-batch and the inner state after its last token (§1.3-7: W⁽ⁿ⁺¹⁾ = W_{last}).
+// Outputs of one mini-batch and the inner state after its last token (model/TTT.md §2.7: W⁽ⁿ⁺¹⁾ = W_{last}).
 struct ChunkOut {
     Var O;             // (B,H,K,D): q + LN(f_res(q; W_i)) for every token i of the chunk
     InnerParams next;  // state after the chunk
 };
 
-// Inputs of one mini-batch. The step sizes are η[i, j] = τ_i · lr_j (§1.3-5).
+// Inputs of one mini-batch. The step sizes are η[i, j] = τ_i · lr_j (model/TTT.md §2.5).
 struct ChunkIn {
     Var XQ, XK, XV;     // (B,H,K,D), RoPE already applied to XQ and XK
-    Var lr;             // (B,H,1,K): base_lr · sigmoid(x_j·w_h + c_h) / D  (§1.3-3)
-    Var tau;            // (K,1): max(0, 1/(i+1) + δ_i)                     (§1.3-4)
-    Var gamma, beta;    // (H,1,D): the inner LN, shared with the output LN (§1.3-6)
+    Var lr;             // (B,H,1,K): base_lr · sigmoid(x_j·w_h + c_h) / D  (§2.3)
+    Var tau;            // (K,1): max(0, 1/(i+1) + δ_i)                     (§2.4)
+    Var gamma, beta;    // (H,1,D): the inner LN, shared with the output LN (§2.6)
     float eps = kTTTNormEps;
 };
 
-// ---- fast: dual form (§1.4) ---------------------------------------------------------------------
+// ---- fast: dual form (§3) -----------------------------------------------------------------------
 ChunkOut ttt_linear_dual_chunk(const InnerParams& s, const ChunkIn& in);
 ChunkOut ttt_mlp_dual_chunk(const InnerParams& s, const ChunkIn& in);
 
-// ---- general: primal form with the inner gradient from nested autodiff (§1.3) -------------------
+// ---- general: primal form with the inner gradient from nested autodiff (§5.2) -------------------
 // f_res(x, params): the inner model's residual branch. x (..., N, D) and params with the same
 // leading dims (..., r, c); must be built from engine ops. Used with leading dims (B,H,K) and
 // N = 1, i.e. one set of weights per token.

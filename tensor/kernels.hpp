@@ -148,7 +148,7 @@ void ln_l2_grad_row(const float* z, const float* t, const float* gamma, const fl
                     float eps);
 void ln_l2_grad_row_ref(const float* z, const float* t, const float* gamma, const float* beta, float* out, size_t n,
                         float eps);
-// Its VJP for u = dL/d(out) (TTT_SPEC §1.6): dz, w ⊙ γ and w ⊙ e + w ⊙ γ ⊙ ẑ (n each), with
+// Its VJP for u = dL/d(out) (model/TTT.md §4.2): dz, w ⊙ γ and w ⊙ e + w ⊙ γ ⊙ ẑ (n each), with
 // w = J u, e = γ ẑ + β − t. No output may alias an input.
 void ln_l2_grad_vjp_row(const float* u, const float* z, const float* t, const float* gamma, const float* beta,
                         float* dz, float* wg, float* dg, size_t n, float eps);

@@ -7,7 +7,7 @@
 //                 dL/dx·v from grad() vs (L(x+εv) − L(x−εv)) / 2ε
 //   second order: the Hessian-vector product from nested grad(create_graph=true),
 //                 grad(<grad(L, x), v>, x), vs (∇L(x+εv) − ∇L(x−εv)) / 2ε
-// Float32 has ~7 digits, so ε = 1e-2 and tolerances of ~1e-2 relative (STYLE_ANCHORS habit 11).
+// Float32 has ~7 digits, so ε = 1e-2 and tolerances of ~1e-2 relative.
 #pragma once
 
 #include <doctest/doctest.h>

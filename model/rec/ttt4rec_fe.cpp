@@ -31,7 +31,7 @@ struct TTT4RecFEOptions final : Options<TTT4RecFEOptions> {
     }
 };
 
-RecConfig defaults() {  // Zhan et al. via their S4 code: C 64, 4 heads, TTT-Linear, b 10, no dropout, BCE
+RecConfig defaults() {  // Zhan et al. (model/TTT.md §8.2): C 64, 4 heads, TTT-Linear, b 10, no dropout, BCE
     RecConfig c;
     c.model = "ttt4rec-fe";
     c.dim = 64, c.dropout = 0.0f, c.loss = "bce", c.every_position = false;
@@ -63,7 +63,7 @@ public:
         : Recommender(c), emb_dropout_(c.dropout), seq_norm_(c.dim), ttt_(layer_config(c), rng), final_norm_(c.dim),
           target_fc1_(c.dim, c.dim, rng), target_fc2_(c.dim, c.dim, rng) {
         item_emb_ = std::make_unique<Embedding>(c.n_items + 1, c.dim, rng, c.init_range);
-        // StackedDense in the authors' S4 code initialises with xavier_uniform: U(±sqrt(6 / (in + out))).
+        // StackedDense in CoCorrRec (the first author's closest public code) is xavier_uniform: U(±sqrt(6 / (in + out))).
         float a = std::sqrt(6.0f / static_cast<float>(2 * c.dim));
         target_fc1_.weight.mutable_value() = Tensor::uniform(Shape{c.dim, c.dim}, rng, -a, a);
         target_fc2_.weight.mutable_value() = Tensor::uniform(Shape{c.dim, c.dim}, rng, -a, a);

@@ -9,6 +9,7 @@
 
 #include "apps/runner.hpp"
 #include "model/registry.hpp"
+#include "tests/skip.hpp"
 #include "tests/apps/process_util.hpp"
 
 using namespace tt;
@@ -57,8 +58,7 @@ TEST_SUITE("apps/cli") {
     TEST_CASE("bad flags and impossible values exit with 2 and say what is wrong") {
         const std::string train_bin = testing::app_path("TTTREC_TRAIN_BIN"), eval_bin = testing::app_path("TTTREC_EVAL_BIN");
         if (train_bin.empty() || eval_bin.empty()) {
-            MESSAGE("skipped: TTTREC_TRAIN_BIN / TTTREC_EVAL_BIN are not set to the apps");
-            return;
+            return tt::testing::skip_test("TTTREC_TRAIN_BIN / TTTREC_EVAL_BIN are not set to the apps");
         }
         const fs::path dir = fs::temp_directory_path() / ("tttrec-cli-" + std::to_string(::getpid()));
         fs::remove_all(dir);
@@ -141,8 +141,7 @@ TEST_SUITE("apps/cli") {
         // eval must take both from config.json, or it silently reports another protocol's numbers.
         const std::string eval_bin = testing::app_path("TTTREC_EVAL_BIN");
         if (eval_bin.empty()) {
-            MESSAGE("skipped: TTTREC_EVAL_BIN is not set to the app");
-            return;
+            return tt::testing::skip_test("TTTREC_EVAL_BIN is not set to the app");
         }
         const fs::path dir = fs::temp_directory_path() / ("tttrec-eval-protocol-" + std::to_string(::getpid()));
         fs::remove_all(dir);

@@ -2,6 +2,8 @@
 // cache (hit, stale, corrupt), and the real datasets of ../shared/data against their SOURCE.md.
 #include <doctest/doctest.h>
 
+#include "tests/skip.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -206,13 +208,15 @@ TEST_CASE("shared datasets reproduce the counts of their SOURCE.md") {
         {"ml-100k/u.data", Format::MLData, 943, 1682, 100000, 20, 737, true},
         {"amazon-grocery-rechorus/train.csv", Format::Csv, 14681, 8687, 121892, 3, 202, true},
     };
+    int checked = 0;
     for (const auto& c : cases) {
         CAPTURE(c.rel);
         fs::path p = root / c.rel;
         if (!fs::exists(p)) {
-            MESSAGE("skipped: " << p.string() << " is absent");
+            MESSAGE("not checked: " << p.string() << " is absent");
             continue;
         }
+        ++checked;
         LoadOptions o;
         o.path = p.string();
         Dataset ds = load_dataset(o);
@@ -236,13 +240,13 @@ TEST_CASE("shared datasets reproduce the counts of their SOURCE.md") {
                 if (!std::is_sorted(t.begin(), t.end())) FAIL("user " << u << " not in time order");
             }
     }
+    if (checked == 0) tt::testing::skip_test("none of the datasets is in " + root.string());
 }
 
 TEST_CASE("Beauty: median length, first user, and the leave-one-out sizes") {
     fs::path p = tt::data::testing::shared_data_dir() / "amazon-beauty/Beauty.txt";
     if (!fs::exists(p)) {
-        MESSAGE("skipped: " << p.string() << " is absent");
-        return;
+        return tt::testing::skip_test(p.string() + " is absent");
     }
     LoadOptions o;
     o.path = p.string();
@@ -260,8 +264,7 @@ TEST_CASE("Beauty: median length, first user, and the leave-one-out sizes") {
 TEST_CASE("ml-100k: implicit feedback with rating >= 4 and a 5-core") {
     fs::path p = tt::data::testing::shared_data_dir() / "ml-100k/u.data";
     if (!fs::exists(p)) {
-        MESSAGE("skipped: " << p.string() << " is absent");
-        return;
+        return tt::testing::skip_test(p.string() + " is absent");
     }
     LoadOptions o;
     o.path = p.string();
@@ -282,8 +285,7 @@ TEST_CASE("ml-100k: implicit feedback with rating >= 4 and a 5-core") {
 TEST_CASE("load throughput on the largest shared file, cold and from cache") {
     const fs::path root = tt::data::testing::shared_data_dir();
     if (!fs::exists(root)) {
-        MESSAGE("skipped: " << root.string() << " is absent");
-        return;
+        return tt::testing::skip_test(root.string() + " is absent");
     }
     std::string path = largest_interaction_file(root.string());
     CHECK(fs::path(path).filename() == "Video.txt");  // 3.2 MB, the largest of the four
@@ -291,8 +293,9 @@ TEST_CASE("load throughput on the largest shared file, cold and from cache") {
     CHECK(t.lines == 287107);
     CHECK(t.interactions == 287107);
     CHECK(t.runs >= 3);
-    CHECK(t.cache_s < t.cold_s);
-    CHECK(t.cold_lines_per_s() > 1e6);  // "millions of lines per second" (typically ~5M here)
+    // Speed is reported, not asserted (no wall-clock assertion in a unit test: it fails on a loaded
+    // machine or under a sanitizer); apps/bench --only data measures it.
+    MESSAGE("cold " << t.cold_s << " s (" << t.cold_lines_per_s() << " lines/s), from cache " << t.cache_s << " s");
 }
 
 }  // TEST_SUITE

@@ -63,7 +63,7 @@ TEST_CASE("leave-one-out: last = test, second-to-last = valid, prefixes train (S
 }
 
 TEST_CASE("ratio split counts follow RecBole _calcu_split_ids exactly (TTT_SPEC 3.1)") {
-    // The spec's example: N = 4 gives [1, 1, 2].
+    // The example of data/README.md §P2: N = 4 gives [1, 1, 2].
     CHECK(ratio_split_counts(4, {0.3, 0.2, 0.5}) == std::array<int64_t, 3>{1, 1, 2});
     // Table from the Python function for N = 0..20 (note N = 9 -> [4,1,4] but N = 10 -> [3,2,5]).
     const std::array<int64_t, 3> want_325[21] = {{0, 0, 0}, {1, 0, 0}, {1, 0, 1}, {1, 1, 1}, {1, 1, 2}, {2, 1, 2}, {2, 1, 3},

@@ -13,9 +13,10 @@
 # checks against central finite differences before printing anything.
 #
 # Cases:
-#   1. the 7.1 case of the baselines spec (L=4, I=2, N=3, with Δ = softplus(δ_raw + b_dt) and the
-#      gate o = y · SiLU(z)): outputs, final state, and the gradients of Σo;
-#   2. the 7.2 case (one whole Mamba block, E=2, I=4, N=2, K=2, R=1, L=3): output and intermediates;
+#   1. a hand-sized scan, L=4, I=2, N=3, with closed-form inputs (below), Δ = softplus(δ_raw + b_dt)
+#      and the gate o = y · SiLU(z): outputs, final state, and the gradients of Σo (kScan71_*);
+#   2. one whole Mamba block with closed-form weights, E=2, I=4, N=2, K=2, R=1, L=3: output and
+#      intermediates (kBlock72_*). The "71"/"72" in the names are only labels of the two cases;
 #   3. a "pattern" scan with two sequences, L=37 (more than two chunks of 16), I=5, N=3 and an initial
 #      state: y, the final state and every gradient of <Wy, y> + <Wh, h_last>;
 #   4. a "pattern" Mamba block, B=2, L=19, E=4, I=8, N=3, K=4, R=2: its output.
@@ -143,7 +144,7 @@ def main():
     du, ddl, dA, dB, dC, dD, dh0 = scan_vjp(gy, np.zeros((I, N)), u, dl, A, B, C, D, h0)
     d_bdt = (ddl * sigmoid(draw + bdt)).sum(0)
     d_Alog = dA * A
-    print("// ---- case 1: BASELINES 7.1 (L=4, I=2, N=3) ----")
+    print("// ---- case 1: hand-sized scan (L=4, I=2, N=3) ----")
     fmt("kScan71_o", o, "o[t, d] = y · SiLU(z), (L, I)")
     fmt("kScan71_h", hs[-1], "h[L-1], (I, N)")
     fmt("kScan71_dbdt", d_bdt)
@@ -172,7 +173,7 @@ def main():
     tt_, ee = np.meshgrid(np.arange(L), np.arange(E), indexing="ij")
     x = np.sin(tt_ + ee).astype(np.float64)
     out, u, dl, h_last, _, _ = mamba_block(x, p, K, R, N)
-    print("// ---- case 2: BASELINES 7.2 (E=2, I=4, N=2, K=2, R=1, L=3) ----")
+    print("// ---- case 2: one Mamba block (E=2, I=4, N=2, K=2, R=1, L=3) ----")
     fmt("kBlock72_out", out, "(L, E)")
     fmt("kBlock72_u0", u[0], "SiLU(conv) at t=0")
     fmt("kBlock72_delta0", dl[0], "Δ at t=0")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # tests/model/golden_ttt.py — golden values for tests/model/test_ttt.cpp ("golden" test cases).
 #
-# A float64 numpy model of one whole TTT layer (TTT_SPEC §1.3, §1.7), written from the spec's
-# formulas and the per-mini-batch dual forms of ../shared/reference/verify_ttt.py (ttt_linear_dual,
-# ttt_mlp_dual): projections, interleaved RoPE at t mod b, lr = base_lr·sigmoid(x·w_h + c_h)/D,
+# A float64 numpy model of one whole TTT layer (model/TTT.md §2, §6.2), written from the formulas of
+# model/TTT.md, with the per-mini-batch dual forms of §3 (dual_head below; they were first checked
+# against the per-token primal form in an earlier float64 numpy script): projections, interleaved RoPE at t mod b, lr = base_lr·sigmoid(x·w_h + c_h)/D,
 # τ_i = max(0, 1/(i+1) + δ_i), mini-batch TTT with a shorter last mini-batch, post_norm, optional
 # gate and shared Q/K with causal depthwise convolutions, o_proj.
 #
@@ -27,7 +27,7 @@ def ln(x, g, b, eps=EPS):
     return g * (x - mu) / np.sqrt(var + eps) + b
 
 
-def ln_l2_grad(x, t, g, b, eps=EPS):  # Φ, TTT_SPEC §1.5
+def ln_l2_grad(x, t, g, b, eps=EPS):  # Φ, model/TTT.md §4.1
     D = x.shape[-1]
     mu = x.mean(-1, keepdims=True)
     std = np.sqrt(x.var(-1, keepdims=True) + eps)
@@ -47,7 +47,7 @@ def gelu_bwd(x):
 
 
 def dual_head(q, k, v, lr, tok, P, g, beta, mb, mlp):
-    """One (batch, head) sequence through the dual form (verify_ttt.py), P = inner params."""
+    """One (batch, head) sequence through the dual form (model/TTT.md §3), P = inner params."""
     L = k.shape[0]
     out = []
     P = [p.copy() for p in P]
@@ -80,7 +80,7 @@ def dual_head(q, k, v, lr, tok, P, g, beta, mb, mlp):
     return np.concatenate(out)
 
 
-def rope(x, pos, base):  # interleaved pairs (2j, 2j+1), TTT_SPEC §1.3-2
+def rope(x, pos, base):  # interleaved pairs (2j, 2j+1), model/TTT.md §2.2
     D = x.shape[-1]
     y = x.copy()
     for j in range(D // 2):

@@ -1,7 +1,7 @@
 // tests/model/test_mamba.cpp — the selective scan (model/ssm_ops.hpp) and the Mamba block
 // (model/mamba.hpp):
-//   * golden values from the float64 numpy model tests/model/golden_mamba.py: the baselines spec's
-//     7.1 scan (outputs, final state, gradients) and 7.2 block (output, intermediates), a longer
+//   * golden values from the float64 numpy model tests/model/golden_mamba.py: a hand-sized scan
+//     (kScan71_*: outputs, final state, gradients) and one block (kBlock72_*: output, intermediates), a longer
 //     scan with an initial state over several chunks (every gradient), and a bigger block;
 //   * first- and second-order finite-difference checks of the fused scan;
 //   * fused scan == its primitive-op composition: values, gradients and Hessian-vector products;
@@ -27,7 +27,7 @@ using namespace tt::model;
 namespace {
 
 // ---- golden values (python3 tests/model/golden_mamba.py) ----------------------------------------
-// ---- case 1: BASELINES 7.1 (L=4, I=2, N=3) ----
+// ---- case 1: hand-sized scan (L=4, I=2, N=3) ----
 // kScan71_o: o[t, d] = y · SiLU(z), (L, I)
 constexpr double kScan71_o[] = {0.039542889, -0.0205066688, 0.124186437, 0.0103079498, 0.24728071, 0.0710797015, 0.397167748, 0.161839809};
 // kScan71_h: h[L-1], (I, N)
@@ -40,7 +40,7 @@ constexpr double kScan71_dB0[] = {0.0321148189, 0.00369893531, -0.00381702715};
 constexpr double kScan71_du[] = {0.088989754, -0.0646365799, 0.212277465, 0.0293277148, 0.348130887, 0.140834622, 0.490781009, 0.266605615};
 // kScan71_dC: (L, N), extra
 constexpr double kScan71_dC[] = {0.00227680597, 0.00455361194, 0.00683041792, 0.0135613795, 0.0298905323, 0.0445385904, 0.012800767, 0.0586334993, 0.0996918494, -0.0411073131, 0.0656508019, 0.16008251};
-// ---- case 2: BASELINES 7.2 (E=2, I=4, N=2, K=2, R=1, L=3) ----
+// ---- case 2: one Mamba block (E=2, I=4, N=2, K=2, R=1, L=3) ----
 // kBlock72_out: (L, E)
 constexpr double kBlock72_out[] = {0.00555503572, -0.00939740802, -0.0131877751, -0.00940679121, -0.0283478514, 0.0037169242};
 // kBlock72_u0: SiLU(conv) at t=0
@@ -151,7 +151,7 @@ void set(Var& v, const Tensor& t) {
     v.mutable_value() = t;
 }
 
-// The 7.2 block: E=2, I=4, N=2, K=2, R=1 with the spec's weights.
+// The case-2 block: E=2, I=4, N=2, K=2, R=1 with the closed-form weights of golden_mamba.py.
 MambaBlock block72() {
     Rng rng(1);
     MambaConfig c;

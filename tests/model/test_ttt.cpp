@@ -1,4 +1,4 @@
-// tests/model/test_ttt.cpp — the TTT layers (model/ttt.hpp, model/ttt_ops.hpp), TTT_SPEC §1:
+// tests/model/test_ttt.cpp — the TTT layers (model/ttt.hpp, model/ttt_ops.hpp), model/TTT.md §1–§6:
 //   * golden values of whole layers from the float64 numpy model tests/model/golden_ttt.py;
 //   * Φ (the fused closed-form inner gradient) == the inner gradient from nested autodiff, and its
 //     first- and second-order gradient checks; gelu' likewise;
@@ -7,6 +7,8 @@
 //     multiple of b, several heads;
 //   * first-order gradient checks of whole layers (Linear, MLP, Mamba options);
 //   * the incremental API: a sequence fed in pieces gives the outputs of the whole sequence.
+// NOTE: the §-numbers in three test names below are an older numbering; in model/TTT.md,
+// §1.3 is §2 (primal form), §1.4 is §3 (dual form), §1.5 is §4.1 (Φ) and §1.6 is §4.2 (its VJP).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -235,7 +237,7 @@ TEST_CASE("Φ and gelu' : first- and second-order gradient checks (§1.6)") {
     tt::testing::check_gradients("ln_fused_l2_grad", phi, xs, {}, o);
     tt::testing::check_second_order("ln_fused_l2_grad", phi, xs, {}, o);
 
-    // The rule (§1.6 VJP) against the engine's own derivative of the composite closed form.
+    // The rule (the VJP of model/TTT.md §4.2) against the engine's own derivative of the composite closed form.
     Var Z(xs[0], true), T(xs[1], true), g(xs[2], true), b(xs[3], true);
     Var u = constant(tt::testing::rand_input({2, H, K, D}, 25));
     auto composite = [&](const Var& z) {

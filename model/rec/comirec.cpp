@@ -211,7 +211,7 @@ RecConfig defaults_sa() { return defaults_for("comirec-sa", false); }
 RecConfig defaults_dr() { return defaults_for("comirec-dr", true); }
 
 RecConfig tiny_for(RecConfig c, int64_t n_items) {
-    c.n_items = n_items, c.dim = 8, c.max_len = 12;
+    c.n_items = n_items, c.dim = 8, c.max_len = 12, c.dropout = 0.2f;
     auto& o = c.opts<ComiRecOptions>();
     o.interests = 3;
     if (!o.dr) o.att_hidden = 16;
@@ -271,8 +271,7 @@ public:
         TT_CHECK(T <= cfg_.max_len, cfg_.model + ": sequence length " + std::to_string(T) + " exceeds max_len " +
                                         std::to_string(cfg_.max_len));
         Tensor mask = valid_mask(items);  // (B, T)
-        Var x = mul(item_emb_->forward(items), constant(mask.reshape(Shape{B, T, 1})));  // (B, T, C), 0 at pads
-        x = emb_dropout_.forward(x, ctx);
+        Var x = encode(items, ctx);       // (B, T, C), 0 at pads
         if (kind_ == Extractor::SelfAttention) return comirec::self_attentive_interests(x, pos_, mask, *w1_, *w2_);
         // ê[b, k, t] = (W_t x_t)_k: one matmul per position, batched over the positions.
         Var xt = permute(x, {1, 0, 2});                                             // (T, B, C)
@@ -282,10 +281,11 @@ public:
     }
 
     // ComiRec has no per-position user state: encode returns the history embeddings (B, T, C),
-    // zero at padded positions (what both extractors read).
-    Var encode(const IntTensor& items, const Ctx&) const override {
+    // zero at padded positions, after dropout: what both extractors read.
+    Var encode(const IntTensor& items, const Ctx& ctx) const override {
         const int64_t B = items.shape()[0], T = items.shape()[1];
-        return mul(item_emb_->forward(items), constant(valid_mask(items).reshape(Shape{B, T, 1})));
+        Var x = mul(item_emb_->forward(items), constant(valid_mask(items).reshape(Shape{B, T, 1})));
+        return emb_dropout_.forward(x, ctx);
     }
     // The interests, flattened: (B, K·C), the same as a stream's state.user.
     Var user_states(const IntTensor& items, const IntTensor&, const Ctx& ctx) const override {

@@ -23,6 +23,9 @@
 //     running statistics would add non-parameter state to every checkpoint.
 //   - Dice is RecBole's, whose α is never trained: Dice(x) = x σ(x) (SiLU). The paper's Dice with
 //     batch statistics is not offered (no --activation option).
+//   - --dropout (default 0, RecBole's dropout_prob) drops the inputs of each output Linear, as
+//     RecBole's MLPLayers, and also the history embeddings (the attention's keys), which RecBole
+//     does not: it regularises the embeddings the attention reads, as SASRec's embedding dropout.
 //   - init: RecBole's _init_weights (xavier-normal item table and Linear weights, zero biases).
 //   - training on each example's last position only (the every-prefix examples; --positions every
 //     would need one re-run of the attention per prefix and is refused).
@@ -150,7 +153,7 @@ public:
     Var logits(const IntTensor& items, const IntTensor& candidates, const Ctx& ctx) const {
         const int64_t N = items.shape()[0], T = items.shape()[1], M = candidates.shape()[1], H = cfg_.dim;
         TT_CHECK(candidates.shape()[0] == N, "din: candidates must have one row per history");
-        Var k = item_emb_->forward(items);       // (N, T, H)
+        Var k = encode(items, ctx);              // (N, T, H)
         Var q = item_emb_->forward(candidates);  // (N, M, H)
         // Local activation unit: sigmoid MLP over [q, k, q − k, q ⊙ k], first layer in split form.
         Var a = sigmoid(din::lau_first_layer_split(q, k, att_[0]));  // (N, M, T, F)
@@ -166,8 +169,9 @@ public:
         return reshape(dnn_out_->forward(x), Shape{N, M});
     }
 
-    // The history embeddings (B, T, H): DIN has no per-position user state.
-    Var encode(const IntTensor& items, const Ctx&) const override { return item_emb_->forward(items); }
+    // The history embeddings (B, T, H) after dropout, the attention's keys: DIN has no
+    // per-position user state.
+    Var encode(const IntTensor& items, const Ctx& ctx) const override { return dropout_.forward(item_emb_->forward(items), ctx); }
     // What a stream's state.user holds: the history window as right-padded ids (B, max_len).
     Var user_states(const IntTensor& items, const IntTensor&, const Ctx&) const override {
         const int64_t B = items.shape()[0], T = items.shape()[1], L = cfg_.max_len;
@@ -294,7 +298,7 @@ private:
         return out;
     }
 
-    Dropout dropout_;                 // before each output Linear (RecBole's MLPLayers dropout)
+    Dropout dropout_;                 // on the history embeddings and before each output Linear
     std::vector<Linear> att_;         // 4H -> F, F -> F, ...
     std::optional<Linear> att_out_;   // F -> 1
     std::vector<Linear> dnn_;         // 3H -> F, F -> F, ...

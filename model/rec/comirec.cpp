@@ -17,7 +17,9 @@
 // proposal (the correction uses its exact Q), but not popularity-shaped, so the negatives are
 // closer to uniform-with-a-bias-to-small-ids than in the paper. Sampling by frequency rank would
 // need the item counts, which the model is not given (no data dependency is added); the rank
-// could be applied by renumbering the dataset's ids by frequency before training.
+// could be applied by renumbering the dataset's ids by frequency before training (the class ->
+// item table of data::items_by_frequency). As in the official code, the padding id 0 is a legal
+// (and the most likely) sampled negative.
 //
 // Other choices (tttrec's leave-one-out pipeline, not the official random-cut iterator):
 //   - T = max_len, the history window left-aligned and right-padded; DR's W_t is per absolute

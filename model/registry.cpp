@@ -14,6 +14,9 @@ ModelEntry gru4rec_entry();     // model/rec/gru4rec.cpp
 ModelEntry mamba4rec_entry();   // model/rec/mamba4rec.cpp
 ModelEntry narm_entry();        // model/rec/narm.cpp
 ModelEntry bert4rec_entry();    // model/rec/bert4rec.cpp
+ModelEntry din_entry();         // model/rec/din.cpp
+ModelEntry comirec_sa_entry();  // model/rec/comirec.cpp
+ModelEntry comirec_dr_entry();  // model/rec/comirec.cpp
 
 std::span<const ModelEntry> model_registry() {
     static const ModelEntry table[] = {
@@ -24,6 +27,9 @@ std::span<const ModelEntry> model_registry() {
         mamba4rec_entry(),
         narm_entry(),
         bert4rec_entry(),
+        din_entry(),
+        comirec_sa_entry(),
+        comirec_dr_entry(),
     };
     return table;
 }

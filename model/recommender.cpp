@@ -6,6 +6,8 @@
 // the item table, or binary cross-entropy against one sampled negative).
 #include "model/recommender.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "tensor/kernels.hpp"
@@ -62,6 +64,32 @@ void check_piece(const IntTensor& items, int64_t state_rows, int64_t n_items, co
     for (int64_t i = 0; i < items.numel(); ++i)
         TT_CHECK(items[i] >= 1 && items[i] <= n_items, model + " advance: item " + std::to_string(items[i]) +
                                                            " is not a real item (1.." + std::to_string(n_items) + ")");
+}
+
+IntTensor append_window(Tensor& win, const IntTensor& items, int64_t max_len) {
+    // An empty window comes back from a states file as an absent (undefined) field.
+    if (!win.defined() || win.numel() == 0) win = Tensor::zeros(Shape{items.shape()[0], 0});
+    const int64_t B = win.dim(0), W = win.dim(1), T = items.shape()[1];
+    const int64_t N = std::min(max_len, W + T), skip = W + T - N;
+    std::vector<int32_t> ids(static_cast<std::size_t>(B * N));
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < N; ++j) {  // position j of the new window = element skip + j of [window; items]
+            const int64_t k = skip + j;
+            ids[static_cast<std::size_t>(b * N + j)] = k < W ? static_cast<int32_t>(win.data()[b * W + k]) : items[b * T + (k - W)];
+        }
+    Tensor next = Tensor::empty(Shape{B, N});  // (B, N)
+    for (int64_t i = 0; i < B * N; ++i) next.data()[i] = static_cast<float>(ids[static_cast<std::size_t>(i)]);
+    win = next;
+    return IntTensor(Shape{B, N}, std::move(ids));
+}
+
+void check_window_ids(const Tensor& win, int64_t n_items) {
+    if (!win.defined()) return;
+    for (int64_t i = 0; i < win.numel(); ++i) {
+        const float id = win.data()[i];
+        if (!(id >= 1 && id <= static_cast<float>(n_items)) || id != std::floor(id))
+            throw std::invalid_argument("window: " + std::to_string(id) + " is not an item id (1.." + std::to_string(n_items) + ")");
+    }
 }
 
 TargetRows target_rows(const Var& h, const TrainBatch& batch, bool every_position) {

@@ -125,6 +125,13 @@ struct TargetRows {
     IntTensor negatives;
 };
 TargetRows target_rows(const Var& h, const TrainBatch& batch, bool every_position);
+// Window streams (models that re-encode their last max_len items: attention, DIN, ComiRec, NARM's
+// slid window): the state field "window" (B, W) holds item ids as floats, exact below 2^24, so that
+// it saves like every other field. append_window appends items (B, T') keeping the last max_len
+// and returns the new window as ids (B, min(max_len, W + T')); check_window_ids is check_stream's
+// test that every entry is an item id 1..n_items.
+IntTensor append_window(Tensor& window, const IntTensor& items, int64_t max_len);
+void check_window_ids(const Tensor& window, int64_t n_items);
 // log(1 + e^x), stable.
 Var softplus(const Var& x);
 // Binary cross-entropy of positive and negative scores, mean over rows: -log σ(pos) - log(1 - σ(neg)).

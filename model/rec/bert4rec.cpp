@@ -290,21 +290,12 @@ public:
         // An empty window may come back from a states file as an absent (undefined) field.
         if (!win.defined()) win = Tensor::zeros(Shape{items.shape().rank() == 2 ? items.shape()[0] : 0, 0});
         TT_CHECK(win.rank() == 2, "bert4rec advance: the state is not from this model's start_stream");
-        const int64_t B = win.dim(0), W = win.dim(1);
+        const int64_t B = win.dim(0);
         check_piece(items, B, cfg_.n_items, "bert4rec");
-        const int64_t T = items.shape()[1], N = std::min(cfg_.max_len, W + T), skip = W + T - N;
-        std::vector<int32_t> window(static_cast<std::size_t>(B * N));
-        for (int64_t b = 0; b < B; ++b)
-            for (int64_t j = 0; j < N; ++j) {  // position j of the new window = item skip + j of [window; items]
-                const int64_t k = skip + j;
-                window[static_cast<std::size_t>(b * N + j)] =
-                    k < W ? static_cast<int32_t>(win.data()[b * W + k]) : items[b * T + (k - W)];
-            }
-        Tensor next = Tensor::empty(Shape{B, N});
-        for (int64_t i = 0; i < B * N; ++i) next.data()[i] = static_cast<float>(window[static_cast<std::size_t>(i)]);
-        win = next;
+        const int64_t T = items.shape()[1];
+        IntTensor ids = append_window(win, items, cfg_.max_len);  // (B, N)
+        const int64_t N = ids.shape()[1];
         st.t += T;
-        IntTensor ids(Shape{B, N}, std::move(window));
         st.user = user_states(ids, IntTensor(Shape{B}, std::vector<int32_t>(static_cast<std::size_t>(B), static_cast<int32_t>(N))), Ctx{})
                       .value();  // (B, C + 1)
     }
@@ -314,15 +305,7 @@ public:
     }
     int64_t stream_window() const override { return cfg_.max_len; }
 
-    void check_stream(const StreamState& st) const override {
-        const Tensor& win = st.field("window");
-        for (int64_t i = 0; i < win.numel(); ++i) {
-            const float id = win.data()[i];
-            if (!(id >= 1 && id <= static_cast<float>(cfg_.n_items)) || id != std::floor(id))
-                throw std::invalid_argument("window: " + std::to_string(id) + " is not an item id (1.." +
-                                            std::to_string(cfg_.n_items) + ")");
-        }
-    }
+    void check_stream(const StreamState& st) const override { check_window_ids(st.field("window"), cfg_.n_items); }
 
     std::string stream_summary() const override {
         return "the last max_len items (bidirectional attention has no carried state); an event rebuilds the "

@@ -154,30 +154,6 @@ Var sampled_softmax_loss(const Var& u, const Var& table, const IntTensor& target
     return cross_entropy(logits, IntTensor(Shape{N}, std::vector<int32_t>(static_cast<std::size_t>(N), 0)));
 }
 
-IntTensor append_window(Tensor& win, const IntTensor& items, int64_t max_len) {
-    const int64_t B = win.dim(0), W = win.dim(1), T = items.shape()[1];
-    const int64_t N = std::min(max_len, W + T), skip = W + T - N;
-    std::vector<int32_t> ids(static_cast<std::size_t>(B * N));
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < N; ++j) {  // position j of the new window = element skip + j of [window; items]
-            const int64_t k = skip + j;
-            ids[static_cast<std::size_t>(b * N + j)] = k < W ? static_cast<int32_t>(win.data()[b * W + k]) : items[b * T + (k - W)];
-        }
-    Tensor next = Tensor::empty(Shape{B, N});
-    for (int64_t i = 0; i < B * N; ++i) next.data()[i] = static_cast<float>(ids[static_cast<std::size_t>(i)]);
-    win = next;
-    return IntTensor(Shape{B, N}, std::move(ids));
-}
-
-void check_window(const Tensor& win, int64_t n_items) {
-    for (int64_t i = 0; i < win.numel(); ++i) {
-        const float id = win.data()[i];
-        if (!(id >= 1 && id <= static_cast<float>(n_items)) || id != std::floor(id))
-            throw std::invalid_argument("window: " + std::to_string(id) + " is not an item id (1.." +
-                                        std::to_string(n_items) + ")");
-    }
-}
-
 }  // namespace comirec
 
 namespace {
@@ -367,7 +343,7 @@ public:
         Tensor& win = st.field("window");  // (B, W)
         TT_CHECK(win.defined() && win.shape().rank() == 2, cfg_.model + " advance: the state is not from this model's start_stream");
         check_piece(items, win.dim(0), cfg_.n_items, cfg_.model);
-        IntTensor ids = comirec::append_window(win, items, cfg_.max_len);
+        IntTensor ids = append_window(win, items, cfg_.max_len);
         st.t += items.shape()[1];
         st.user = reshape(interests(ids, Ctx{}), Shape{ids.shape()[0], K_ * cfg_.dim}).value();  // (B, K·C)
     }
@@ -385,7 +361,7 @@ public:
         return {{"window", Shape{1, std::min(t, cfg_.max_len)}}};
     }
     int64_t stream_window() const override { return cfg_.max_len; }
-    void check_stream(const StreamState& st) const override { comirec::check_window(st.field("window"), cfg_.n_items); }
+    void check_stream(const StreamState& st) const override { check_window_ids(st.field("window"), cfg_.n_items); }
 
     std::string stream_summary() const override {
         return kind_ == Extractor::SelfAttention

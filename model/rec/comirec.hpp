@@ -62,11 +62,5 @@ float log_expected_count(int64_t id, const SampledCandidates& s);
 // u (N, C), table (V, C), targets (N) -> scalar.
 Var sampled_softmax_loss(const Var& u, const Var& table, const IntTensor& targets, const SampledCandidates& s);
 
-// Streaming window shared by the models that re-encode their last max_len items (ComiRec, DIN):
-// appends items (B, T') to the float window (B, W) kept in a state, keeps its last max_len items
-// and returns them as ids (B, min(W + T', max_len)), left-aligned.
-IntTensor append_window(Tensor& window, const IntTensor& items, int64_t max_len);
-// Throws std::invalid_argument if a window holds anything other than item ids 1..n_items.
-void check_window(const Tensor& window, int64_t n_items);
 
 }  // namespace tt::model::comirec

@@ -235,7 +235,7 @@ public:
         Tensor& win = st.field("window");  // (B, W)
         TT_CHECK(win.defined() && win.shape().rank() == 2, "din advance: the state is not from this model's start_stream");
         check_piece(items, win.dim(0), cfg_.n_items, "din");
-        IntTensor ids = comirec::append_window(win, items, cfg_.max_len);
+        IntTensor ids = append_window(win, items, cfg_.max_len);
         st.t += items.shape()[1];
         st.user = user_states(ids, IntTensor(), Ctx{}).value();  // (B, max_len) the window, 0-padded
     }
@@ -256,7 +256,7 @@ public:
         return {{"window", Shape{1, std::min(t, cfg_.max_len)}}};
     }
     int64_t stream_window() const override { return cfg_.max_len; }
-    void check_stream(const StreamState& st) const override { comirec::check_window(st.field("window"), cfg_.n_items); }
+    void check_stream(const StreamState& st) const override { check_window_ids(st.field("window"), cfg_.n_items); }
 
     std::string stream_summary() const override {
         return "the last max_len items (DIN has no compact user state: every score runs the attention over the "

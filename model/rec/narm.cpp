@@ -172,16 +172,11 @@ public:
         if (!G.defined()) G = Tensor::zeros(Shape{rows, 0, hidden_});
         TT_CHECK(win.rank() == 2 && h.defined() && h.rank() == 3 && G.rank() == 3 && G.dim(1) == win.dim(1),
                  "narm advance: the state is not from this model's start_stream");
-        const int64_t B = win.dim(0), W = win.dim(1), L = static_cast<int64_t>(gru_.size()), H = hidden_;
+        const int64_t B = win.dim(0), W = win.dim(1), L = static_cast<int64_t>(gru_.size()), H = hidden_;  // W: kept items
         check_piece(items, B, cfg_.n_items, "narm");
         const int64_t T = items.shape()[1], N = std::min(cfg_.max_len, W + T), skip = W + T - N;
-        std::vector<int32_t> window(static_cast<std::size_t>(B * N));
-        for (int64_t b = 0; b < B; ++b)
-            for (int64_t j = 0; j < N; ++j) {  // position j of the new window = item skip + j of [window; items]
-                const int64_t k = skip + j;
-                window[static_cast<std::size_t>(b * N + j)] =
-                    k < W ? static_cast<int32_t>(win.data()[b * W + k]) : items[b * T + (k - W)];
-            }
+        Tensor kept = win;  // the window before the items, for append_window below
+        const IntTensor window = append_window(kept, items, cfg_.max_len);  // (B, N)
         Ctx eval;
         Var x;              // the new top-layer outputs: (B, T or N, H)
         std::vector<Var> h_out(static_cast<std::size_t>(L));
@@ -196,7 +191,7 @@ public:
             }
             G = W == 0 ? x.value() : concat({constant(G), x}, 1).value();  // (B, N, H)
         } else {            // the window slid: the GRU restarts at its new first item
-            x = item_emb_->forward(IntTensor(Shape{B, N}, window));  // (B, N, E)
+            x = item_emb_->forward(window);  // (B, N, E)
             for (int64_t l = 0; l < L; ++l) {
                 x = gru_[static_cast<std::size_t>(l)].forward(x);
                 h_out[static_cast<std::size_t>(l)] = reshape(last_row(x), Shape{B, 1, H});
@@ -204,9 +199,7 @@ public:
             G = x.value();  // (B, N, H)
         }
         h = concat(h_out, 1).value();  // (B, layers, H)
-        Tensor next = Tensor::empty(Shape{B, N});
-        for (int64_t i = 0; i < B * N; ++i) next.data()[i] = static_cast<float>(window[static_cast<std::size_t>(i)]);
-        win = next;
+        win = kept;
         st.t += T;
         // Every kept item is real, so the mask is all ones; c_g is the last state.
         Var Gv = constant(G);
@@ -221,15 +214,7 @@ public:
     }
     int64_t stream_window() const override { return cfg_.max_len; }
 
-    void check_stream(const StreamState& st) const override {
-        const Tensor& win = st.field("window");
-        for (int64_t i = 0; i < win.numel(); ++i) {
-            const float id = win.data()[i];
-            if (!(id >= 1 && id <= static_cast<float>(cfg_.n_items)) || id != std::floor(id))
-                throw std::invalid_argument("window: " + std::to_string(id) + " is not an item id (1.." +
-                                            std::to_string(cfg_.n_items) + ")");
-        }
-    }
+    void check_stream(const StreamState& st) const override { check_window_ids(st.field("window"), cfg_.n_items); }
 
     std::string stream_summary() const override {
         return "the last max_len items, the GRU state after them and their GRU outputs G; an event costs one GRU step "

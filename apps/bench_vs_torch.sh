@@ -58,6 +58,17 @@ bench="$build/apps/bench"
   echo "bench_vs_torch: python3-torch is not installed ($python -c 'import torch' failed): nothing to compare with" >&2
   exit 1
 }
+# Debian's torch takes its BLAS through the libblas.so.3 alternative. On a fresh machine that is often
+# netlib's reference BLAS, which runs the peer 7-10x slower than OpenBLAS: the ratios would then
+# measure the BLAS package, not the engines. Refuse unless an optimised BLAS is selected.
+blas=$(readlink -f "$(/sbin/ldconfig -p 2>/dev/null | awk '/libblas\.so\.3 .*x86-64/ {print $NF; exit}')" 2>/dev/null || true)
+case "$blas" in
+  */blas/libblas.so.3*|"")
+    echo "bench_vs_torch: the peer's BLAS is '${blas:-unknown}' (netlib reference BLAS or not found)." >&2
+    echo "  Install OpenBLAS so the peer runs at its best: apt-get install -y libopenblas0-pthread" >&2
+    exit 1 ;;
+esac
+echo "peer BLAS: $blas"
 if [ -z "$out" ]; then out=$(mktemp -d /tmp/bench_vs_torch.XXXXXX); fi
 mkdir -p "$out"
 

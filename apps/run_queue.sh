@@ -1,0 +1,73 @@
+#!/bin/bash
+# apps/run_queue.sh — run a queue of training runs, resumably, with one or more workers.
+#
+#   apps/run_queue.sh QUEUE_FILE RUNS_DIR [WORKERS]
+#   e.g. apps/run_queue.sh apps/queues/video-325.txt runs/video-325 2
+#
+# QUEUE_FILE holds one run per line: a tag, then the flags of apps/train (no --out, no --quiet);
+# `#` starts a comment, blank lines are skipped. The run's directory is RUNS_DIR/TAG, its JSON
+# report RUNS_DIR/TAG.json, its stderr RUNS_DIR/TAG.err, the exact command RUNS_DIR/TAG.cmd.
+#
+# Why a queue: the experiments of the papers are hours of training on 2 cores. This script can be
+# killed at any time and started again: a finished run (TAG/test.json present) is skipped, an
+# interrupted one continues from its last epoch with `train --resume`. With WORKERS > 1 the workers
+# take lines in order and never the same one (a lock directory per run, holding the worker's PID;
+# the lock of a worker that died is taken over). Give each run `--threads 1` when WORKERS = 2 on a
+# 2-core machine. Runs are independent, so results do not depend on the number of workers.
+set -u
+queue=${1:?usage: run_queue.sh QUEUE_FILE RUNS_DIR [WORKERS]}
+runs=${2:?usage: run_queue.sh QUEUE_FILE RUNS_DIR [WORKERS]}
+workers=${3:-1}
+train=${TRAIN:-./build/apps/train}
+[ -f "$queue" ] || { echo "run_queue: queue file '$queue' not found" >&2; exit 2; }
+[ -x "$train" ] || { echo "run_queue: '$train' not found: build first" >&2; exit 2; }
+[[ "$workers" =~ ^[1-9][0-9]*$ ]] || { echo "run_queue: WORKERS must be a positive integer" >&2; exit 2; }
+mkdir -p "$runs"
+
+claim() {  # TAG -> 0 if this worker now owns the run
+    local lock=$runs/$1.lock
+    if mkdir "$lock" 2> /dev/null; then echo $BASHPID > "$lock/pid"; return 0; fi
+    local pid
+    pid=$(cat "$lock/pid" 2> /dev/null || echo "")
+    if [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; then return 1; fi
+    rm -rf "$lock"  # its worker is gone (killed, or an earlier session)
+    mkdir "$lock" 2> /dev/null || return 1
+    echo $BASHPID > "$lock/pid"
+    return 0
+}
+
+run_one() {  # TAG FLAGS...
+    local tag=$1
+    shift
+    local out=$runs/$tag
+    if [ -f "$out/resume.safetensors" ]; then
+        echo "$(date +%T) resume $tag" >&2
+        /usr/bin/time -v "$train" --resume "$out" --quiet > "$out.json" 2>> "$out.err"
+    else
+        echo "$train $* --quiet --out $out" > "$out.cmd"
+        echo "$(date +%T) start  $tag" >&2
+        /usr/bin/time -v "$train" "$@" --quiet --out "$out" > "$out.json" 2> "$out.err"
+    fi
+    local rc=$?
+    echo "$(date +%T) done   $tag (exit $rc)" >&2
+}
+
+worker() {
+    local line tag
+    while IFS= read -r line; do
+        line=${line%%#*}
+        read -r -a words <<< "$line"
+        [ ${#words[@]} -eq 0 ] && continue
+        tag=${words[0]}
+        [ -f "$runs/$tag/test.json" ] && continue
+        [ -f "$runs/$tag.failed" ] && continue
+        claim "$tag" || continue
+        run_one "${words[@]}"
+        [ -f "$runs/$tag/test.json" ] || touch "$runs/$tag.failed"
+        rm -rf "$runs/$tag.lock"
+    done < "$queue"
+}
+
+for ((w = 1; w < workers; w++)); do worker & done
+worker
+wait

@@ -114,7 +114,9 @@ void add_eval_flags(cxxopts::Options& options) {
         ("candidates", "the candidate protocol: rank each target among N sampled negatives fixed per example, "
                        "HR/NDCG@K, AUC, GAUC, logloss (0 = off; 99 as Zhan et al.); early-stop on it with "
                        "--metric candidates/NDCG@10", cxxopts::value<int>()->default_value("0"))
-        ("candidates-seed", "seed of the candidate lists (the same lists for every model)", cxxopts::value<uint64_t>()->default_value("0"));
+        ("candidates-seed", "seed of the candidate lists (the same lists for every model)", cxxopts::value<uint64_t>()->default_value("0"))
+        ("no-full-ranking", "skip full ranking over all items (only the candidate or sampled metrics; for DIN, "
+                            "whose full ranking runs its network once per item)");
 }
 
 int positive(const cxxopts::ParseResult& args, const std::string& flag) {
@@ -214,6 +216,9 @@ EvalOptions eval_options(const cxxopts::ParseResult& a) {
     e.sampled_negatives = non_negative(a, "sampled");
     e.candidates = non_negative(a, "candidates");
     e.candidates_seed = a["candidates-seed"].as<uint64_t>();
+    e.full_ranking = a.count("no-full-ranking") == 0;
+    if (!e.full_ranking && e.candidates == 0 && e.sampled_negatives == 0)
+        throw std::invalid_argument("--no-full-ranking leaves no metric: give --candidates N or --sampled N");
     return e;
 }
 

@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
         if (args.count("candidates")) eval.candidates = given.candidates;
         if (args.count("candidates-seed")) eval.candidates_seed = given.candidates_seed;
         if (args.count("eval-batch")) eval.batch_size = given.batch_size;
+        if (args.count("no-full-ranking")) eval.full_ranking = false;
+        if (!eval.full_ranking && !args["per-user"].as<std::string>().empty())
+            throw std::invalid_argument("--per-user: per-user metrics are full-ranking metrics, and this evaluation has none "
+                                        "(--no-full-ranking, or a run trained with it)");
         if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
         tt::data::Dataset ds = load_data(run.options.data);
         if (ds.n_items != run.options.model.n_items)

@@ -47,13 +47,14 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
     data::BatchIterator it(ds, examples, bo, eval.sampled_negatives > 0 ? &sampler : nullptr);
     it.start_epoch(0);
     data::Batch batch;
-    while (it.next(batch)) {
+    const bool scores_needed = eval.full_ranking || eval.sampled_negatives > 0;
+    while (scores_needed && it.next(batch)) {
         Tensor scores = model.score_next(batch.items, batch.lengths);  // (B, V)
-        full.add_batch(scores, batch, ds);
+        if (eval.full_ranking) full.add_batch(scores, batch, ds);
         if (eval.sampled_negatives > 0) sampled.add_batch_sampled(scores, batch);
     }
     json j;
-    j["full"] = metrics_json(full.result());
+    if (eval.full_ranking) j["full"] = metrics_json(full.result());
     if (eval.sampled_negatives > 0) j["sampled_" + std::to_string(eval.sampled_negatives)] = metrics_json(sampled.result());
     if (eval.candidates > 0) {
         // The same lists for every model and every call: they depend only on (seed, user, example).

@@ -31,9 +31,12 @@ PUBLISHED = {
     ("beauty", "popularity"): ("S3Rec repo, PopRec", [0.0152, 0.0068, 0.0217, 0.0084]),
     ("video", "sasrec-ce"): ("LRURec Table 3, SASRec (CE)", [0.10910, 0.05829, 0.15989, 0.07111]),
     ("video", "gru4rec"): ("LRURec Table 3, GRU4Rec (CE)", [0.09512, 0.05081, 0.13959, 0.06200]),
+    ("video", "narm"): ("LRURec Table 3, NARM (CE)", [0.09777, 0.05329, 0.14488, 0.06512]),
+    ("video", "bert4rec"): ("LRURec Table 3, BERT4Rec", [0.11252, 0.05600, 0.16640, 0.06958]),
+    ("beauty", "bert4rec"): ("S3Rec repo, BERT4Rec", [0.0347, 0.0170, 0.0599, 0.0233]),
 }
 
-ORDER = ["popularity", "gru4rec", "sasrec-bce", "sasrec-ce", "ttt4rec-fe", "ttt4rec-linear", "ttt4rec-mlp"]
+ORDER = ["popularity", "gru4rec", "narm", "sasrec-bce", "sasrec-ce", "bert4rec", "mamba4rec", "ttt4rec-fe", "ttt4rec-linear", "ttt4rec-mlp"]
 
 
 def load_run(path):

@@ -66,7 +66,7 @@ json to_json(const TrainOptions& o) {
                  {"split", d.split},     {"synthetic_users", d.synthetic_users}, {"synthetic_seed", d.synthetic_seed}};
     j["eval"] = {{"ks", o.eval.ks}, {"mask_history", o.eval.mask_history}, {"batch_size", o.eval.batch_size},
                  {"sampled_negatives", o.eval.sampled_negatives}, {"candidates", o.eval.candidates},
-                 {"candidates_seed", o.eval.candidates_seed}};
+                 {"candidates_seed", o.eval.candidates_seed}, {"full_ranking", o.eval.full_ranking}};
     j["train"] = {{"batch_size", o.batch_size}, {"lr", o.lr}, {"optimizer", o.optimizer},
                   {"weight_decay", o.weight_decay}, {"clip_norm", o.clip_norm}, {"warmup_steps", o.warmup_steps},
                   {"epochs", o.epochs}, {"patience", o.patience}, {"stopping", o.stopping}, {"metric", o.metric}, {"seed", o.seed},
@@ -95,6 +95,7 @@ TrainOptions train_options_from_json(const json& j) {
         o.eval.batch_size = e.at("batch_size"), o.eval.sampled_negatives = e.at("sampled_negatives");
         // Absent from runs made before the candidate protocol: off.
         o.eval.candidates = e.value("candidates", 0), o.eval.candidates_seed = e.value("candidates_seed", uint64_t{0});
+        o.eval.full_ranking = e.value("full_ranking", true);
         const json& t = j.at("train");
         o.batch_size = t.at("batch_size"), o.lr = t.at("lr"), o.optimizer = t.at("optimizer");
         o.weight_decay = t.at("weight_decay"), o.clip_norm = t.at("clip_norm"), o.warmup_steps = t.at("warmup_steps");

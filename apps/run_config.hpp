@@ -39,6 +39,10 @@ struct EvalOptions {
     // when --metric is "candidates/<name>" (e.g. candidates/NDCG@10).
     int candidates = 0;
     uint64_t candidates_seed = 0;
+    // Full ranking over all items ("full" metrics). Off (--no-full-ranking) for models where it is
+    // unaffordable: DIN runs its network once per (history, candidate), i.e. n_items times per
+    // example. Validation skips it anyway when early stopping watches a candidates/ metric.
+    bool full_ranking = true;
 };
 
 // Failure injection, used only by the tests (tests/apps/test_crash.cpp, test_train.cpp): never

@@ -1,12 +1,13 @@
 #!/bin/bash
 # apps/run_queue.sh — run a queue of training runs, resumably, with one or more workers.
 #
-#   apps/run_queue.sh QUEUE_FILE RUNS_DIR [WORKERS]
-#   e.g. apps/run_queue.sh apps/queues/video-325.txt runs/video-325 2
+#   apps/run_queue.sh RUNS_ROOT WORKERS QUEUE_FILE [QUEUE_FILE ...]
+#   e.g. apps/run_queue.sh runs 2 apps/queues/loo-baselines.txt apps/queues/ml100k-325.txt
 #
-# QUEUE_FILE holds one run per line: a tag, then the flags of apps/train (no --out, no --quiet);
-# `#` starts a comment, blank lines are skipped. The run's directory is RUNS_DIR/TAG, its JSON
-# report RUNS_DIR/TAG.json, its stderr RUNS_DIR/TAG.err, the exact command RUNS_DIR/TAG.cmd.
+# A QUEUE_FILE holds one run per line: a tag, then the flags of apps/train (no --out, no --quiet);
+# `#` starts a comment, blank lines are skipped. The runs of queue Q.txt go to RUNS_ROOT/Q: the run's
+# directory is RUNS_ROOT/Q/TAG, its JSON report TAG.json, its stderr TAG.err (with /usr/bin/time -v),
+# the exact command TAG.cmd beside it. The queues are worked through in the order given.
 #
 # Why a queue: the experiments of the papers are hours of training on 2 cores. This script can be
 # killed at any time and started again: a finished run (TAG/test.json present) is skipped, an
@@ -15,14 +16,15 @@
 # the lock of a worker that died is taken over). Give each run `--threads 1` when WORKERS = 2 on a
 # 2-core machine. Runs are independent, so results do not depend on the number of workers.
 set -u
-queue=${1:?usage: run_queue.sh QUEUE_FILE RUNS_DIR [WORKERS]}
-runs=${2:?usage: run_queue.sh QUEUE_FILE RUNS_DIR [WORKERS]}
-workers=${3:-1}
+usage="usage: run_queue.sh RUNS_ROOT WORKERS QUEUE_FILE [QUEUE_FILE ...]"
+root=${1:?$usage}
+workers=${2:?$usage}
+shift 2
+[ $# -gt 0 ] || { echo "run_queue: $usage" >&2; exit 2; }
 train=${TRAIN:-./build/apps/train}
-[ -f "$queue" ] || { echo "run_queue: queue file '$queue' not found" >&2; exit 2; }
+for q in "$@"; do [ -f "$q" ] || { echo "run_queue: queue file '$q' not found" >&2; exit 2; }; done
 [ -x "$train" ] || { echo "run_queue: '$train' not found: build first" >&2; exit 2; }
 [[ "$workers" =~ ^[1-9][0-9]*$ ]] || { echo "run_queue: WORKERS must be a positive integer" >&2; exit 2; }
-mkdir -p "$runs"
 
 claim() {  # TAG -> 0 if this worker now owns the run
     local lock=$runs/$1.lock
@@ -52,8 +54,11 @@ run_one() {  # TAG FLAGS...
     echo "$(date +%T) done   $tag (exit $rc)" >&2
 }
 
-worker() {
-    local line tag
+worker() {  # QUEUE_FILE...
+    local queue line tag
+    for queue in "$@"; do
+    runs=$root/$(basename "$queue" .txt)
+    mkdir -p "$runs"
     while IFS= read -r line; do
         line=${line%%#*}
         read -r -a words <<< "$line"
@@ -66,8 +71,9 @@ worker() {
         [ -f "$runs/$tag/test.json" ] || touch "$runs/$tag.failed"
         rm -rf "$runs/$tag.lock"
     done < "$queue"
+    done
 }
 
-for ((w = 1; w < workers; w++)); do worker & done
-worker
+for ((w = 1; w < workers; w++)); do worker "$@" & done
+worker "$@"
 wait

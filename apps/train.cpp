@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
                                         "HR@K, candidates/NDCG@K (K in 5, 10, 20), candidates/AUC or candidates/GAUC");
         if (on_candidates && opt.eval.candidates == 0)
             throw std::invalid_argument("--metric " + opt.metric + " needs the candidate protocol: --candidates N");
+        if (!on_candidates && !opt.eval.full_ranking)
+            throw std::invalid_argument("--no-full-ranking: early stopping on " + opt.metric +
+                                        " needs full ranking; stop on the candidate protocol instead (--metric candidates/NDCG@10)");
         if (std::filesystem::exists(opt.out_dir) && !std::filesystem::is_directory(opt.out_dir))
             throw std::invalid_argument("--out: " + opt.out_dir + " exists and is not a directory");
     } catch (const std::exception& e) {

@@ -209,6 +209,7 @@ bool end_epoch(Session& s, int epoch, const EpochStats& st, clock_type::time_poi
     const bool on_candidates = opt.metric.rfind("candidates/", 0) == 0;
     ve.sampled_negatives = 0;
     if (!on_candidates) ve.candidates = 0;
+    if (on_candidates) ve.full_ranking = false;
     json valid = evaluate(*s.rec, s.ds, s.split.valid, ve, opt.seed);
     double value = on_candidates ? valid["candidates"].value(opt.metric.substr(11), -1.0) : valid["full"].value(opt.metric, -1.0);
     TT_CHECK(value >= 0, "--metric: '" + opt.metric + "' is not one of the computed metrics");

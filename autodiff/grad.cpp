@@ -105,6 +105,23 @@ std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& output
         if (targets.count(n)) result[n] = g;
         if (!n->backward) continue;  // a leaf
 
+        // A slice without create_graph: add g into its region of the input's running gradient. Its
+        // rule would return pad_slice(g) and the sum would add zeros everywhere else; this gives
+        // the same floats at the cost of the slice instead of the whole input.
+        if (!create_graph && n->slice_axis >= 0 && n->inputs.size() == 1) {
+            const Var& in = n->inputs[0];
+            if (!in.requires_grad() || !needed.count(in.node())) continue;
+            auto [pit, inserted] = pending.try_emplace(in.node());
+            Var& sum = pit->second;
+            if (inserted) {
+                sum = constant(tt::pad_slice(g.value(), in.shape(), n->slice_axis, n->slice_start));
+            } else {
+                if (!(sum.node_ptr().use_count() == 1 && sum.value().sole_owner() && sum.is_leaf()))
+                    sum = constant(sum.value().clone());  // someone else can see it: add into a copy
+                tt::add_into_slice(sum.mutable_value(), g.value(), n->slice_axis, n->slice_start);
+            }
+            continue;
+        }
         n->input_needed.assign(n->inputs.size(), false);
         for (std::size_t i = 0; i < n->inputs.size(); ++i)
             n->input_needed[i] = n->inputs[i].requires_grad() && needed.count(n->inputs[i].node()) > 0;

@@ -343,12 +343,22 @@ Var permute(const Var& x, std::vector<int> perm) {
                        [inverse](const Var&, const Var& g) -> Grads { return {permute(g, inverse)}; });
 }
 
+namespace {
+// Records where a slice sits in its input, for the engine's first-order shortcut (Node::slice_axis);
+// the backward rule stays the definition, used whenever a graph of the gradient is built.
+void mark_slice(Var& out, int axis, int64_t start) {
+    if (out.node() && !out.inputs().empty()) out.node()->slice_axis = axis, out.node()->slice_start = start;
+}
+}  // namespace
+
 Var slice(const Var& x, int axis, int64_t start, int64_t end) {
     int ax = x.shape().norm_axis(axis);
-    return make_result(tt::slice(x.value(), ax, start, end), {x}, "slice",
-                       [ax, start](const Var& self, const Var& g) -> Grads {  // zeros outside the slice
-                           return {pad_slice(g, self.input(0).shape(), ax, start)};
-                       });
+    Var out = make_result(tt::slice(x.value(), ax, start, end), {x}, "slice",
+                          [ax, start](const Var& self, const Var& g) -> Grads {  // zeros outside the slice
+                              return {pad_slice(g, self.input(0).shape(), ax, start)};
+                          });
+    mark_slice(out, ax, start);
+    return out;
 }
 
 Var pad_slice(const Var& x, const Shape& full_shape, int axis, int64_t start) {
@@ -361,10 +371,12 @@ Var pad_slice(const Var& x, const Shape& full_shape, int axis, int64_t start) {
 
 Var rows(const Var& x, int64_t start, int64_t end) {
     TT_CHECK(x.rank() >= 1, "rows: x must have rank >= 1, got a scalar");
-    return make_result(x.value().rows(start, end), {x}, "rows",  // shares x's storage: no copy
-                       [start](const Var& self, const Var& g) -> Grads {  // zeros outside the rows
-                           return {pad_slice(g, self.input(0).shape(), 0, start)};
-                       });
+    Var out = make_result(x.value().rows(start, end), {x}, "rows",  // shares x's storage: no copy
+                          [start](const Var& self, const Var& g) -> Grads {  // zeros outside the rows
+                              return {pad_slice(g, self.input(0).shape(), 0, start)};
+                          });
+    mark_slice(out, 0, start);
+    return out;
 }
 
 Var concat(const std::vector<Var>& xs, int axis) {

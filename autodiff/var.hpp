@@ -79,6 +79,12 @@ struct Node {
     bool requires_grad = false;
     Tensor grad;                     // leaves: accumulated by backward()
     std::vector<bool> input_needed;  // set by the engine just before calling `backward`
+    // slice / rows only: where this node's value sits in its input (axis < 0: not a slice). Lets a
+    // first-order backward add the node's gradient into that region of the input's gradient
+    // instead of summing a zero-padded copy of the whole input per slice (a GRU that slices one
+    // time step at a time would otherwise cost O(T^2) in its backward).
+    int slice_axis = -1;
+    int64_t slice_start = 0;
 
     Node() = default;
     Node(const Node&) = delete;

@@ -808,6 +808,35 @@ Tensor pad_slice(const Tensor& src, const Shape& full_shape, int axis, int64_t s
     return out;
 }
 
+void add_into_slice(Tensor& dst, const Tensor& src, int axis, int64_t start) {
+    require_defined(dst, "add_into_slice");
+    require_defined(src, "add_into_slice");
+    const Shape& full = dst.shape();
+    TT_CHECK(src.rank() == full.rank() && src.rank() > 0,
+             "add_into_slice: ranks of " + src.shape().str() + " and " + full.str() + " differ");
+    const int ax = full.norm_axis(axis);
+    bool ok = true;
+    for (int d = 0; d < full.rank(); ++d) ok = ok && (d == ax || src.dim(d) == full[d]);
+    TT_CHECK(ok && start >= 0 && start + src.dim(ax) <= full[ax],
+             "add_into_slice: " + src.shape().str() + " at offset " + std::to_string(start) + " along axis " +
+                 std::to_string(axis) + " does not fit in " + full.str());
+    if (src.numel() == 0) return;
+    const int64_t D = full[ax];
+    const int64_t outer = product(full, 0, ax), inner = product(full, ax + 1, full.rank());
+    const int64_t head = start * inner, run = src.dim(ax) * inner;
+    const float* ps = src.data();
+    float* pd = dst.data();
+    // One rounded addition per element, as add() of the padded tensor would do inside the slice
+    // (outside it that add only added zeros): the same floats, without touching the rest of dst.
+    parallel_for(outer, std::max<int64_t>(1, kGrain / run), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+            float* d = pd + o * D * inner + head;
+            const float* s = ps + o * run;
+            for (int64_t j = 0; j < run; ++j) d[j] += s[j];
+        }
+    });
+}
+
 Tensor tril(const Tensor& x, int64_t diagonal, float fill) {
     require_defined(x, "tril");
     TT_CHECK(x.rank() >= 2, "tril: needs rank >= 2, got shape " + x.shape().str());

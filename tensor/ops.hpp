@@ -101,6 +101,9 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);  // [start,
 Tensor concat(std::span<const Tensor> xs, int axis);
 // Writes `src` into x[..., start:start+src.dim(axis), ...] (the gradient of slice).
 Tensor pad_slice(const Tensor& src, const Shape& full_shape, int axis, int64_t start);
+// dst[.., start : start + src.dim(axis), ..] += src, in place: the adjoint of slice accumulated
+// without building pad_slice's zero-padded tensor (autodiff's first-order backward uses it).
+void add_into_slice(Tensor& dst, const Tensor& src, int axis, int64_t start);
 
 // Lower-triangular mask on the last two dims: out[..., i, j] = j <= i + diagonal ? x : fill.
 Tensor tril(const Tensor& x, int64_t diagonal = 0, float fill = 0.0f);

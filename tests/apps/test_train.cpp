@@ -260,5 +260,32 @@ TEST_SUITE("apps/train") {
         data::Split split = make_split(ds, run.options.data, run.options.model.every_position);
         json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);
         CHECK(again["candidates"]["NDCG@10"].get<double>() == doctest::Approx(c["NDCG@10"].get<double>()).epsilon(1e-12));
+        CHECK(r["test"].contains("full"));  // full ranking stays on for test unless switched off
+    }
+
+    TEST_CASE("--no-full-ranking: only the candidate metrics, recorded in config.json, the same candidate numbers") {
+        // Full ranking is what makes DIN unaffordable (a network pass per item): without it the
+        // candidate metrics must not change, since they come from their own pass over the lists.
+        TrainOptions a = small_run("din", temp_dir("no-full-a"));
+        a.eval.candidates = 9, a.eval.candidates_seed = 3, a.eval.sampled_negatives = 0;
+        a.metric = "candidates/NDCG@10";
+        TrainOptions b = small_run("din", temp_dir("no-full-b"));
+        b.eval.candidates = 9, b.eval.candidates_seed = 3, b.eval.sampled_negatives = 0;
+        b.metric = "candidates/NDCG@10";
+        b.eval.full_ranking = false;
+        for (TrainOptions* o : {&a, &b}) {  // small: a's full ranking is n_items DIN passes per example
+            o->epochs = 2;
+            o->model.set("mlp_hidden", 8);
+            o->model.set("mlp_layers", 1);
+        }
+        std::ostringstream log;
+        json ra = train(a, log), rb = train(b, log);
+        CHECK(ra["test"].contains("full"));
+        CHECK_FALSE(rb["test"].contains("full"));
+        CHECK_FALSE(rb["valid"].contains("full"));
+        CHECK(rb["test"]["candidates"]["NDCG@10"].get<double>() == ra["test"]["candidates"]["NDCG@10"].get<double>());
+        CHECK(rb["test"]["candidates"]["AUC"].get<double>() == ra["test"]["candidates"]["AUC"].get<double>());
+        LoadedRun run = load_run(b.out_dir);
+        CHECK_FALSE(run.options.eval.full_ranking);
     }
 }

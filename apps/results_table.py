@@ -7,7 +7,12 @@ test.json (metrics of the best-validation checkpoint), metrics.jsonl (epochs, se
 config.json. Nothing here reads a test metric to choose anything: the checkpoint was chosen on the
 validation split by apps/train.
 
-    /usr/bin/python3 apps/results_table.py RUNS_DIR [--published]
+    /usr/bin/python3 apps/results_table.py RUNS_DIR [--metrics HR@10,NDCG@10,...] [--kind full|candidates]
+                                           [--valid-metric NDCG@10] [--published loo|none]
+
+--kind candidates reads the candidate-protocol metrics (test.json "candidates"); --published none
+leaves the published column empty (the leave-one-out numbers below are not comparable to other
+protocols).
 
 Standard library only (json, statistics), so it runs with Debian's python3 and nothing else.
 """
@@ -60,9 +65,20 @@ def fmt(values, digits=4):
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit("usage: results_table.py RUNS_DIR")
-    root = sys.argv[1]
+    import argparse
+    ap = argparse.ArgumentParser(description="the README results table from finished run directories")
+    ap.add_argument("runs")
+    ap.add_argument("--metrics", default=",".join(METRICS))
+    ap.add_argument("--kind", choices=["full", "candidates"], default="full")
+    ap.add_argument("--valid-metric", default="NDCG@10")
+    ap.add_argument("--published", choices=["loo", "none"], default="loo")
+    ap.add_argument("--epochs-at", default="",
+                    help="also a table of the validation metric after these epochs, e.g. 1,3,5,10,50 "
+                         "(a run that stopped earlier shows its last epoch's value, marked *)")
+    args = ap.parse_args()
+    root = args.runs
+    metrics = args.metrics.split(",")
+    published = PUBLISHED if args.published == "loo" else {}
     groups = {}
     for name in sorted(os.listdir(root)):
         m = re.fullmatch(r"([a-z0-9]+)-(.+)-s(\d+)", name)
@@ -72,29 +88,50 @@ def main():
         groups.setdefault((m.group(1), m.group(2)), []).append(load_run(path))
 
     for dataset in sorted({d for d, _ in groups}):
-        print(f"\n**{dataset}** (test split, full ranking)\n")
-        print("| model | seeds | HR@10 | NDCG@10 | HR@20 | NDCG@20 | valid NDCG@10 | best epoch | train time (fastest epoch) | published (HR@10 / NDCG@10 / HR@20 / NDCG@20) |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        kind = "full ranking" if args.kind == "full" else "candidate protocol"
+        print(f"\n**{dataset}** (test split, {kind})\n")
+        pub_head = " | published (HR@10 / NDCG@10 / HR@20 / NDCG@20)" if published else ""
+        print(f"| model | seeds | {' | '.join(metrics)} | valid {args.valid_metric} | best epoch | train time (fastest epoch){pub_head} |")
+        print("|---|---|" + "---|" * len(metrics) + "---|---|---|" + ("---|" if published else ""))
         tags = sorted({t for d, t in groups if d == dataset}, key=lambda t: (ORDER.index(t) if t in ORDER else 99, t))
         # Popularity is computed by apps/train beside every run; show it once, from the first run.
         first = groups[(dataset, tags[0])][0][0]
-        if "popularity_test" in first:
-            pub = PUBLISHED.get((dataset, "popularity"))
-            cells = [fmt([first["popularity_test"][k]]) for k in METRICS]
+        if "popularity_test" in first and args.kind == "full":
+            pub = published.get((dataset, "popularity"))
+            cells = [fmt([first["popularity_test"].get(k)]) for k in metrics]
             pub_s = f"{pub[0]}: " + " / ".join("–" if v is None else f"{v:.4f}" for v in pub[1]) if pub else ""
-            print(f"| popularity | – | {' | '.join(cells)} | – | – | – | {pub_s} |")
+            print(f"| popularity | – | {' | '.join(cells)} | – | – | –{' | ' + pub_s if published else ''} |")
         for tag in tags:
             runs = groups[(dataset, tag)]
-            cells = [fmt([r[0]["test"]["full"][k] for r in runs]) for k in METRICS]
+            cells = [fmt([r[0]["test"][args.kind].get(k) for r in runs]) for k in metrics]
             best = "/".join(str(r[0]["best_epoch"]) for r in runs)
             minutes = [sum(e["seconds"] for e in r[1]) / 60 for r in runs]
             # Wall time on a shared machine; the fastest epoch is the best estimate of an unloaded one.
             fastest = min(e["seconds"] for r in runs for e in r[1])
-            valid = fmt([r[0]["valid"]["full"]["NDCG@10"] for r in runs])
+            valid = fmt([r[0]["valid"][args.kind].get(args.valid_metric) for r in runs])
             epochs = "/".join(str(len(r[1])) for r in runs)
-            pub = PUBLISHED.get((dataset, tag))
+            pub = published.get((dataset, tag))
             pub_s = f"{pub[0]}: " + " / ".join("–" if v is None else f"{v:.4f}" for v in pub[1]) if pub else ""
-            print(f"| {tag} | {len(runs)} | {' | '.join(cells)} | {valid} | {best} | {statistics.mean(minutes):.0f} min ({epochs} ep; {fastest:.0f} s) | {pub_s} |")
+            print(f"| {tag} | {len(runs)} | {' | '.join(cells)} | {valid} | {best} | {statistics.mean(minutes):.0f} min ({epochs} ep; {fastest:.0f} s){' | ' + pub_s if published else ''} |")
+
+        if args.epochs_at:
+            marks = [int(e) for e in args.epochs_at.split(",")]
+            print(f"\n*{dataset}: validation {args.valid_metric} after N epochs (mean over seeds; * = the run had "
+                  f"stopped earlier, its last epoch shown)*\n")
+            print("| model | " + " | ".join(f"{e} ep" for e in marks) + " | best epoch (valid) |")
+            print("|---|" + "---|" * len(marks) + "---|")
+            for tag in tags:
+                runs = groups[(dataset, tag)]
+                cells = []
+                for e in marks:
+                    vals, early = [], False
+                    for _, epochs in runs:
+                        line = epochs[min(e, len(epochs)) - 1]
+                        early |= len(epochs) < e
+                        vals.append(line["valid"].get(args.valid_metric))
+                    cells.append(fmt(vals) + ("*" if early else ""))
+                best = "/".join(str(r[0]["best_epoch"]) for r in runs)
+                print(f"| {tag} | {' | '.join(cells)} | {best} |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+#!/bin/bash
+# apps/queues/analyze_ratio.sh — after apps/queues/ml100k-325.txt (or a queue like it) has run:
+# per-user test files, TTT4Rec - SASRec significance (overall and by history length), and the
+# chart of the gap against the training share.
+#
+#   apps/queues/analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR
+#   e.g. apps/queues/analyze_ratio.sh runs/ml100k-325 ml100k apps/results
+#
+# Expects RUNS_DIR/PREFIX-{sasrec,ttt4rec}-s1 (3:2:5) and, for the chart, -r127-s1, -r622-s1,
+# -loo-s1 beside them; a missing pair is left out of the chart and said so. Writes
+# OUT_DIR/PREFIX-compare-<share>.json and OUT_DIR/PREFIX-gap.svg. Only test metrics of runs whose
+# checkpoints were chosen on validation are read; nothing here chooses anything.
+set -u
+runs=${1:?usage: analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR}
+prefix=${2:?usage: analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR}
+out=${3:?usage: analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR}
+build=${BUILD:-./build}
+mkdir -p "$out"
+
+per_user() {  # RUN -> RUN/per_user_test.jsonl (made once)
+    local r=$1
+    [ -f "$r/test.json" ] || return 1
+    [ -f "$r/per_user_test.jsonl" ] || "$build/apps/eval" --run "$r" --part test --threads 0 \
+        --per-user "$r/per_user_test.jsonl" > "$r/eval_test.json" || return 1
+}
+
+gap_args=()
+for pair in 1:2:7=-r127 3:2:5= 6:2:2=-r622 loo=-loo; do  # label=tag suffix
+    label=${pair%%=*}
+    suffix=${pair#*=}
+    a=$runs/$prefix-sasrec$suffix-s1
+    b=$runs/$prefix-ttt4rec$suffix-s1
+    if per_user "$a" && per_user "$b"; then
+        "$build/apps/compare_runs" "$a/per_user_test.jsonl" "$b/per_user_test.jsonl" \
+            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets 1-5,6-10,11-20,21-50,51- --pretty \
+            --out "$out/$prefix-compare-${label//:/}.json" > /dev/null
+        gap_args+=(--label "$label" --file-a "$a/per_user_test.jsonl" --file-b "$b/per_user_test.jsonl")
+    else
+        echo "analyze_ratio: $label: $a or $b has not finished; left out" >&2
+    fi
+done
+[ ${#gap_args[@]} -gt 0 ] && "$build/apps/plot" gap "${gap_args[@]}" --metric NDCG@10 --out "$out/$prefix-gap.svg" \
+    --title "$prefix: TTT4Rec - SASRec test NDCG@10 by training share (95% bootstrap CI over users)"

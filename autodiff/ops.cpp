@@ -182,6 +182,23 @@ Var silu_grad(const Var& x) {
                        });
 }
 
+// The exact GELU. The tanh form (model/functional.hpp gelu_tanh) differs by up to ~5e-4, enough
+// to fail a float64 golden check of BERT4Rec or Mamba4Rec, whose reference code uses this one.
+Var gelu_erf(const Var& x) {
+    return make_result(tt::gelu_erf(x.value()), {x}, "gelu_erf",
+                       [](const Var& self, const Var& g) -> Grads { return {mul(g, gelu_erf_grad(self.input(0)))}; });
+}
+
+Var gelu_erf_grad(const Var& x) {
+    return make_result(tt::gelu_erf_grad(x.value()), {x}, "gelu_erf_grad",
+                       [](const Var& self, const Var& g) -> Grads {  // d/dx (Φ + x φ) = φ(x) (2 − x²)
+                           constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+                           Var x2 = square(self.input(0));
+                           Var phi = mul(exp(mul(x2, -0.5f)), kInvSqrt2Pi);  // φ(x)
+                           return {mul(g, mul(phi, add(neg(x2), 2.0f)))};
+                       });
+}
+
 namespace {
 // The VJP of swiglu for g as one kernel, [da ; db] stacked (2, ...); its own rule differentiates the
 // same VJP written with differentiable ops (the rules of mul and silu), so swiglu has derivatives of

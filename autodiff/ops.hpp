@@ -39,6 +39,8 @@ Var sigmoid(const Var& x);
 Var relu(const Var& x);
 Var silu(const Var& x);       // x sigmoid(x), one kernel (SwiGLU's gate)
 Var silu_grad(const Var& x);  // silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), one kernel
+Var gelu_erf(const Var& x);       // exact GELU x Φ(x) (PyTorch's nn.GELU(), RecBole's "gelu"), one kernel
+Var gelu_erf_grad(const Var& x);  // GELU'(x) = Φ(x) + x φ(x), one kernel
 Var swiglu(const Var& a, const Var& b);  // silu(a) ⊙ b (SwiGLU's gate), a and b of one shape: one kernel each way
 
 // ---- normalisation over the last axis (fused kernels, forward and backward) ---------------------

@@ -837,6 +837,33 @@ void add_into_slice(Tensor& dst, const Tensor& src, int axis, int64_t start) {
     });
 }
 
+namespace {
+// out[i] = f(x[i]), in parallel over large tensors.
+template <class F>
+Tensor map_elementwise(const Tensor& x, const char* name, F f) {
+    require_defined(x, name);
+    Tensor out = Tensor::empty(x.shape());
+    const float* px = x.data();
+    float* po = out.data();
+    parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) po[i] = f(px[i]);
+    });
+    return out;
+}
+constexpr float kInvSqrt2f = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pif = 0.39894228040143267794f;  // 1/√(2π)
+}  // namespace
+
+// float erf/exp: ~1 ulp, and twice as fast as double.
+Tensor gelu_erf(const Tensor& x) {
+    return map_elementwise(x, "gelu_erf", [](float t) { return 0.5f * t * (1.0f + std::erf(t * kInvSqrt2f)); });
+}
+Tensor gelu_erf_grad(const Tensor& x) {
+    return map_elementwise(x, "gelu_erf_grad", [](float t) {
+        return 0.5f * (1.0f + std::erf(t * kInvSqrt2f)) + t * kInvSqrt2Pif * std::exp(-0.5f * t * t);
+    });
+}
+
 Tensor tril(const Tensor& x, int64_t diagonal, float fill) {
     require_defined(x, "tril");
     TT_CHECK(x.rank() >= 2, "tril: needs rank >= 2, got shape " + x.shape().str());

@@ -86,23 +86,7 @@ EvalInput bert4rec_eval_input(const IntTensor& items, const IntTensor& lengths, 
 
 namespace {
 
-// erf as an op: the value from std::erf, the rule d erf(x) = g · 2/√π · e^{-x²} written with ops,
-// so it is differentiable again. (There is no erf among the autodiff primitives.)
-Var erf_op(const Var& x) {
-    Tensor y = Tensor::empty(x.shape());
-    const float* in = x.value().data();
-    for (int64_t i = 0; i < y.numel(); ++i) y.data()[i] = std::erf(in[i]);
-    return make_result(std::move(y), {x}, "erf", [](const Var& self, const Var& g) -> std::vector<Var> {
-        constexpr float kTwoOverSqrtPi = 1.1283791670955126f;
-        return {mul(g, mul(exp(neg(square(self.input(0)))), kTwoOverSqrtPi))};
-    });
-}
-
-// The exact GELU of RecBole's layers: x · ½(1 + erf(x/√2)).
-Var gelu_erf(const Var& x) {
-    constexpr float kInvSqrt2 = 0.7071067811865476f;
-    return mul(x, add(mul(erf_op(mul(x, kInvSqrt2)), 0.5f), 0.5f));
-}
+// RecBole's "gelu" is the exact erf form: ad::gelu_erf.
 
 constexpr float kLnEps = 1e-12f;
 // RecBole's extended attention mask: 0 for a real key, -10000 for a padding key (not -inf: a row of

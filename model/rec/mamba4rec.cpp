@@ -39,59 +39,9 @@ namespace tt::model {
 
 using namespace tt::ad;
 
-// ---- exact GELU --------------------------------------------------------------------------------
-// The engine has only the tanh approximation (model/functional.hpp gelu_tanh) and no erf op, and
-// PyTorch's nn.GELU() — what the official FFN uses — is the erf form; the two differ by up to ~5e-4,
-// which is enough to fail a float64 golden check of the model. So the exact form is a fused op here
-// (as delta_softplus is in model/ssm_ops.cpp), with its derivative another fused op whose own rule
-// is composed of primitive ops: differentiable to any order. Outside the anonymous namespace so
-// that tests/model/test_mamba4rec.cpp can check it; it belongs next to gelu_tanh once autodiff or
-// model/functional has an erf.
-namespace mamba4rec_detail {
+// The FFN uses the exact (erf) GELU, ad::gelu_erf, as PyTorch's nn.GELU() in the official code.
 
 namespace {
-constexpr float kInvSqrt2f = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pif = 0.39894228040143267794f;  // 1/√(2π)
-
-// out[i] = f(x[i]), elementwise, in parallel over large tensors.
-template <class F>
-Tensor map(const Tensor& x, F f) {
-    Tensor out = Tensor::empty(x.shape());
-    const float* px = x.data();
-    float* po = out.data();
-    parallel_for(x.numel(), 16384, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) po[i] = f(px[i]);
-    });
-    return out;
-}
-}  // namespace
-
-// GELU'(x) = Φ(x) + x φ(x); its own derivative φ(x) (2 − x²) is written with primitive ops.
-Var gelu_erf_grad(const Var& x) {
-    Tensor v = map(x.value(), [](float t) {  // float erf/exp: ~1 ulp, and twice as fast as double
-        return 0.5f * (1.0f + std::erf(t * kInvSqrt2f)) + t * kInvSqrt2Pif * std::exp(-0.5f * t * t);
-    });
-    return make_result(std::move(v), {x}, "gelu_erf_grad", [](const Var& self, const Var& g) -> std::vector<Var> {
-        const Var& x = self.input(0);
-        Var x2 = square(x);
-        Var phi = mul(exp(mul(x2, -0.5f)), kInvSqrt2Pif);  // φ(x)
-        return {mul(g, mul(phi, add(neg(x2), 2.0f)))};
-    });
-}
-
-// GELU(x) = x Φ(x) = ½ x (1 + erf(x/√2)).
-Var gelu_erf(const Var& x) {
-    Tensor v = map(x.value(), [](float t) { return 0.5f * t * (1.0f + std::erf(t * kInvSqrt2f)); });
-    return make_result(std::move(v), {x}, "gelu_erf", [](const Var& self, const Var& g) -> std::vector<Var> {
-        return {mul(g, gelu_erf_grad(self.input(0)))};
-    });
-}
-
-}  // namespace mamba4rec_detail
-
-namespace {
-
-using mamba4rec_detail::gelu_erf;
 
 constexpr float kNormEps = 1e-12f;  // every LayerNorm of the official model
 

@@ -2,6 +2,8 @@
 // order and second order (Hessian-vector products through nested grad(create_graph=true)).
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "tensor/parallel.hpp"
 #include "tests/gradcheck.hpp"
 
@@ -243,4 +245,19 @@ TEST_SUITE("autodiff/ops") {
         for (int order = 0; order < 4; ++order) g = sum(grad(g, e, {.create_graph = true}));
         CHECK(g.item() == doctest::Approx(std::exp(0.3) + std::exp(-1.1)).epsilon(1e-5));
     }
+    TEST_CASE("exact GELU: values against std::erf, first and second derivatives") {
+        Tensor x = Tensor::empty(Shape{81});
+        for (int64_t i = 0; i < 81; ++i) x.data()[i] = -8.0f + 0.2f * static_cast<float>(i);
+        Tensor y = gelu_erf(constant(x)).value();
+        for (int64_t i = 0; i < 81; ++i) {
+            const double t = x.data()[i];
+            CHECK(y.data()[i] == doctest::Approx(0.5 * t * (1.0 + std::erf(t / std::sqrt(2.0)))).epsilon(1e-6));
+        }
+        Rng rng(4);
+        const std::vector<Tensor> xs = {Tensor::randn(Shape{3, 5}, rng, 0.0f, 1.5f)};
+        auto fn = [](const std::vector<Var>& in) { return gelu_erf(in[0]); };
+        testing::check_gradients("gelu_erf", fn, xs);
+        testing::check_second_order("gelu_erf", fn, xs);
+    }
+
 }

@@ -23,10 +23,6 @@ using namespace tt;
 using namespace tt::ad;
 using namespace tt::model;
 
-namespace tt::model::mamba4rec_detail {
-Var gelu_erf(const Var& x);  // model/rec/mamba4rec.cpp
-}
-
 namespace {
 
 // ---- golden values (/usr/bin/python3 tests/model/golden_mamba4rec.py) --------------------------
@@ -290,21 +286,6 @@ TEST_SUITE("model/mamba4rec") {
             CHECK(max_abs_diff(inc.data() + 1, full.data() + 1, inc.numel() - 1) <= 2e-5);
         }
         CHECK(users.at("u").events() == static_cast<int64_t>(history.size()));
-    }
-
-    TEST_CASE("exact GELU: values against std::erf, first and second derivatives") {
-        Tensor x = Tensor::empty(Shape{81});
-        for (int64_t i = 0; i < 81; ++i) x.data()[i] = -8.0f + 0.2f * static_cast<float>(i);
-        Tensor y = mamba4rec_detail::gelu_erf(constant(x)).value();
-        for (int64_t i = 0; i < 81; ++i) {
-            const double t = x.data()[i];
-            CHECK(y.data()[i] == doctest::Approx(0.5 * t * (1.0 + std::erf(t / std::sqrt(2.0)))).epsilon(1e-6));
-        }
-        Rng rng(4);
-        const std::vector<Tensor> xs = {Tensor::randn(Shape{3, 5}, rng, 0.0f, 1.5f)};
-        auto fn = [](const std::vector<Var>& in) { return mamba4rec_detail::gelu_erf(in[0]); };
-        testing::check_gradients("gelu_erf", fn, xs);
-        testing::check_second_order("gelu_erf", fn, xs);
     }
 
     TEST_CASE("one training step: a finite loss and a gradient for every parameter") {

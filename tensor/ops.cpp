@@ -779,16 +779,25 @@ Tensor concat(std::span<const Tensor> xs, int axis) {
     return out;
 }
 
+namespace {
+// The normalised axis at which `part` fits in `full` from offset `start` (the same extent on every
+// other axis), or an error naming `op`.
+int slice_fit_axis(const Shape& part, const Shape& full, int axis, int64_t start, const char* op) {
+    TT_CHECK(part.rank() == full.rank() && part.rank() > 0,
+             std::string(op) + ": ranks of " + part.str() + " and " + full.str() + " differ");
+    const int ax = full.norm_axis(axis);
+    bool ok = true;
+    for (int d = 0; d < full.rank(); ++d) ok = ok && (d == ax || part[d] == full[d]);
+    TT_CHECK(ok && start >= 0 && start + part[ax] <= full[ax],
+             std::string(op) + ": " + part.str() + " at offset " + std::to_string(start) + " along axis " +
+                 std::to_string(axis) + " does not fit in " + full.str());
+    return ax;
+}
+}  // namespace
+
 Tensor pad_slice(const Tensor& src, const Shape& full_shape, int axis, int64_t start) {
     require_defined(src, "pad_slice");
-    TT_CHECK(src.rank() == full_shape.rank() && src.rank() > 0,
-             "pad_slice: ranks of " + src.shape().str() + " and " + full_shape.str() + " differ");
-    const int ax = full_shape.norm_axis(axis);
-    bool ok = true;
-    for (int d = 0; d < full_shape.rank(); ++d) ok = ok && (d == ax || src.dim(d) == full_shape[d]);
-    TT_CHECK(ok && start >= 0 && start + src.dim(ax) <= full_shape[ax],
-             "pad_slice: " + src.shape().str() + " at offset " + std::to_string(start) + " along axis " +
-                 std::to_string(axis) + " does not fit in " + full_shape.str());
+    const int ax = slice_fit_axis(src.shape(), full_shape, axis, start, "pad_slice");
     Tensor out = Tensor::empty(full_shape);
     if (out.numel() == 0) return out;
     const int64_t D = full_shape[ax];
@@ -812,14 +821,7 @@ void add_into_slice(Tensor& dst, const Tensor& src, int axis, int64_t start) {
     require_defined(dst, "add_into_slice");
     require_defined(src, "add_into_slice");
     const Shape& full = dst.shape();
-    TT_CHECK(src.rank() == full.rank() && src.rank() > 0,
-             "add_into_slice: ranks of " + src.shape().str() + " and " + full.str() + " differ");
-    const int ax = full.norm_axis(axis);
-    bool ok = true;
-    for (int d = 0; d < full.rank(); ++d) ok = ok && (d == ax || src.dim(d) == full[d]);
-    TT_CHECK(ok && start >= 0 && start + src.dim(ax) <= full[ax],
-             "add_into_slice: " + src.shape().str() + " at offset " + std::to_string(start) + " along axis " +
-                 std::to_string(axis) + " does not fit in " + full.str());
+    const int ax = slice_fit_axis(src.shape(), full, axis, start, "add_into_slice");
     if (src.numel() == 0) return;
     const int64_t D = full[ax];
     const int64_t outer = product(full, 0, ax), inner = product(full, ax + 1, full.rank());

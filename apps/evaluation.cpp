@@ -44,14 +44,15 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
     bo.shuffle = false;
     bo.negatives = eval.sampled_negatives;
     bo.fixed_negatives = true;
-    data::BatchIterator it(ds, examples, bo, eval.sampled_negatives > 0 ? &sampler : nullptr);
-    it.start_epoch(0);
-    data::Batch batch;
-    const bool scores_needed = eval.full_ranking || eval.sampled_negatives > 0;
-    while (scores_needed && it.next(batch)) {
-        Tensor scores = model.score_next(batch.items, batch.lengths);  // (B, V)
-        if (eval.full_ranking) full.add_batch(scores, batch, ds);
-        if (eval.sampled_negatives > 0) sampled.add_batch_sampled(scores, batch);
+    if (eval.full_ranking || eval.sampled_negatives > 0) {  // both read the full (B, V) scores
+        data::BatchIterator it(ds, examples, bo, eval.sampled_negatives > 0 ? &sampler : nullptr);
+        it.start_epoch(0);
+        data::Batch batch;
+        while (it.next(batch)) {
+            Tensor scores = model.score_next(batch.items, batch.lengths);  // (B, V)
+            if (eval.full_ranking) full.add_batch(scores, batch, ds);
+            if (eval.sampled_negatives > 0) sampled.add_batch_sampled(scores, batch);
+        }
     }
     json j;
     if (eval.full_ranking) j["full"] = metrics_json(full.result());

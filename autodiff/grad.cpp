@@ -62,13 +62,16 @@ std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& output
 
     GradModeGuard mode(create_graph);
     std::unordered_map<const Node*, Var> pending;  // gradients summed so far, by node
+    // Without create_graph the running sum is a plain value. When nothing else can see it (its node
+    // and its storage are held only here), it can be added into instead of allocating a new tensor.
+    auto writable = [&](const Var& sum) {
+        return !create_graph && sum.node_ptr().use_count() == 1 && sum.value().sole_owner() && sum.is_leaf();
+    };
     auto accumulate = [&](const Var& v, const Var& g) {
         auto [it, inserted] = pending.try_emplace(v.node(), g);
         if (inserted) return;
         Var& sum = it->second;
-        // Without create_graph the running sum is a plain value. When nothing else can see it (its
-        // node and its storage are held only here), add into it instead of allocating a new tensor.
-        if (!create_graph && sum.node_ptr().use_count() == 1 && sum.value().sole_owner() && sum.shape() == g.shape())
+        if (writable(sum) && sum.shape() == g.shape())
             add_inplace(sum.mutable_value(), g.value());
         else
             sum = add(sum, g);
@@ -116,8 +119,7 @@ std::unordered_map<const Node*, Var> run_backward(const std::vector<Var>& output
             if (inserted) {
                 sum = constant(tt::pad_slice(g.value(), in.shape(), n->slice_axis, n->slice_start));
             } else {
-                if (!(sum.node_ptr().use_count() == 1 && sum.value().sole_owner() && sum.is_leaf()))
-                    sum = constant(sum.value().clone());  // someone else can see it: add into a copy
+                if (!writable(sum)) sum = constant(sum.value().clone());  // someone else can see it: add into a copy
                 tt::add_into_slice(sum.mutable_value(), g.value(), n->slice_axis, n->slice_start);
             }
             continue;

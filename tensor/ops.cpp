@@ -833,8 +833,7 @@ void add_into_slice(Tensor& dst, const Tensor& src, int axis, int64_t start) {
     parallel_for(outer, std::max<int64_t>(1, kGrain / run), [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) {
             float* d = pd + o * D * inner + head;
-            const float* s = ps + o * run;
-            for (int64_t j = 0; j < run; ++j) d[j] += s[j];
+            kernels::binary(BinaryOp::Add, d, ps + o * run, d, sz(run));
         }
     });
 }
@@ -847,7 +846,7 @@ Tensor map_elementwise(const Tensor& x, const char* name, F f) {
     Tensor out = Tensor::empty(x.shape());
     const float* px = x.data();
     float* po = out.data();
-    parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    for_each_chunk(x.numel(), [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) po[i] = f(px[i]);
     });
     return out;

@@ -108,7 +108,8 @@ void add_into_slice(Tensor& dst, const Tensor& src, int axis, int64_t start);
 // Lower-triangular mask on the last two dims: out[..., i, j] = j <= i + diagonal ? x : fill.
 Tensor tril(const Tensor& x, int64_t diagonal = 0, float fill = 0.0f);
 // The exact (erf) GELU, x Φ(x) = ½ x (1 + erf(x/√2)), and its derivative Φ(x) + x φ(x), elementwise.
-// Scalar std::erf per element (xsimd 8.1 has no AVX-512 erf): these run on FFN activations only.
+// Scalar std::erf per element, not a SIMD kernel: xsimd's generic erf would round differently from
+// std::erf, which the golden tests and the published runs use; these run on FFN activations only.
 Tensor gelu_erf(const Tensor& x);
 Tensor gelu_erf_grad(const Tensor& x);
 // out = mask != 0 ? value : x, mask broadcast to x's shape.

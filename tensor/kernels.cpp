@@ -361,6 +361,36 @@ void add_scalar_ref(const float* x, float s, float* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = x[i] + s;
 }
 
+// ---- dropout masks -------------------------------------------------------------------------------
+// One splitmix64 output per element. The vector loop is the same integer arithmetic on lanes of
+// uint64 (GCC vectorises it: vpmullq on AVX-512); integer operations are exact, so it equals the
+// reference bit for bit on every build.
+
+namespace {
+inline float counter_uniform(uint64_t key, uint64_t c) {
+    uint64_t z = key + (c + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);  // exact: 24 bits
+}
+}  // namespace
+
+void keep_mask(uint64_t key, uint64_t offset, float p, float value, float* out, size_t n) {
+#pragma GCC ivdep
+    for (size_t i = 0; i < n; ++i) out[i] = counter_uniform(key, offset + i) >= p ? value : 0.0f;
+}
+void keep_mask_ref(uint64_t key, uint64_t offset, float p, float value, float* out, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        uint64_t z = key + (offset + i + 1) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        const float u = static_cast<float>(z >> 40) / 16777216.0f;
+        out[i] = u >= p ? value : 0.0f;
+    }
+}
+
 void mul_scalar(const float* x, float s, float* out, size_t n) { map_vs(MulF{}, x, s, out, n); }
 void mul_scalar_ref(const float* x, float s, float* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = x[i] * s;

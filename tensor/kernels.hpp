@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "tensor/ops.hpp"  // BinaryOp, UnaryOp
 
@@ -27,6 +28,14 @@ using std::size_t;
 
 size_t simd_width();          // W = xsimd::batch<float>::size: 4 sse2, 8 avx2, 16 avx512
 const char* simd_arch_name();  // "sse2", "avx512bw", ...
+
+// ---- dropout masks from a counter-based generator -------------------------------------------------
+// out[i] = value where u >= p, else 0, with u = the top 24 bits of splitmix64's output for counter
+// offset + i under `key` (SplitMix64 is a Weyl sequence key + (c + 1)·γ through a 64-bit mixer), as a
+// float in [0, 1). Element i's draw depends only on (key, offset + i), never on how [0, n) is split
+// into chunks or threads: the mask is the same for any thread count, and it vectorises.
+void keep_mask(uint64_t key, uint64_t offset, float p, float value, float* out, size_t n);
+void keep_mask_ref(uint64_t key, uint64_t offset, float p, float value, float* out, size_t n);
 
 // ---- elementwise binary: out = a op b ----------------------------------------------------------
 // Greater/GreaterEqual/Equal write 1.0f where true and 0.0f where false.

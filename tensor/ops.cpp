@@ -442,6 +442,15 @@ Tensor add_scalar(const Tensor& x, float s) {
     return out;
 }
 
+Tensor keep_mask(const Shape& s, uint64_t key, float p, float value) {
+    Tensor out = Tensor::empty(s);  // s
+    float* po = out.data();
+    for_each_chunk(out.numel(), [&](int64_t i0, int64_t i1) {
+        kernels::keep_mask(key, static_cast<uint64_t>(i0), p, value, po + i0, sz(i1 - i0));
+    });
+    return out;
+}
+
 Tensor mul_scalar(const Tensor& x, float s) {
     require_defined(x, "mul_scalar");
     Tensor out = Tensor::empty(x.shape());

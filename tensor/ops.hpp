@@ -39,6 +39,11 @@ void add_inplace(Tensor& a, const Tensor& b);
 // a += alpha * b in place, same shapes (axpy).
 void axpy_inplace(Tensor& a, float alpha, const Tensor& b);
 
+// A dropout mask of shape s: `value` with probability 1 − p, else 0, drawn from the counter-based
+// generator of kernels::keep_mask under `key` (element i uses counter i): the same mask whatever the
+// thread count. Callers take the key from their seeded tt::Rng, one draw per mask.
+Tensor keep_mask(const Shape& s, uint64_t key, float p, float value);
+
 // ---- scalar and unary --------------------------------------------------------------------------
 Tensor add_scalar(const Tensor& x, float s);
 Tensor mul_scalar(const Tensor& x, float s);

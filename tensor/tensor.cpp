@@ -313,31 +313,11 @@ static uint64_t splitmix64(uint64_t& x) {
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 Rng::Rng(uint64_t seed) {
     uint64_t x = seed;
     for (auto& s : st_.s) s = splitmix64(x);
     st_.has_spare = false;
     st_.spare = 0.0f;
-}
-
-uint64_t Rng::next_u64() {
-    uint64_t* s = st_.s;
-    const uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-float Rng::uniform() {
-    // top 24 bits -> exactly representable floats in [0, 1)
-    return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f);
 }
 
 float Rng::normal() {

@@ -152,14 +152,28 @@ public:
         float spare;
     };
     explicit Rng(uint64_t seed = 0);
-    uint64_t next_u64();
-    float uniform();                        // [0, 1)
+    // Inline: samplers call these once per element.
+    uint64_t next_u64() {
+        uint64_t* s = st_.s;
+        const uint64_t result = rotl(s[1] * 5, 7) * 9;
+        const uint64_t t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = rotl(s[3], 45);
+        return result;
+    }
+    // [0, 1): the top 24 bits, so every value is an exactly representable float.
+    float uniform() { return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f); }
     float normal();                         // N(0, 1)
     uint64_t below(uint64_t n);             // uniform integer in [0, n), unbiased
     State state() const { return st_; }
     void set_state(const State& s) { st_ = s; }
 
 private:
+    static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     State st_{};
 };
 

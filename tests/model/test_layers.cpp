@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "model/layers.hpp"
+#include "tensor/parallel.hpp"
 #include "tests/gradcheck.hpp"
 
 using namespace tt;
@@ -482,6 +483,17 @@ TEST_SUITE("model/layers") {
         Tensor c = drop.forward(x, Ctx{true, &rc}).value();
         CHECK(max_abs_diff(a, b) == 0.0f);  // same seed, same mask
         CHECK(max_abs_diff(a, c) > 0.0f);
+        {  // the same mask with one and with two threads
+            const int saved = tt::num_threads();
+            Rng r1(42), r2(42);
+            tt::set_num_threads(1);
+            Tensor one = drop.forward(x, Ctx{true, &r1}).value();
+            tt::set_num_threads(2);
+            Tensor two = drop.forward(x, Ctx{true, &r2}).value();
+            tt::set_num_threads(saved);
+            CHECK(max_abs_diff(one, a) == 0.0f);
+            CHECK(max_abs_diff(two, a) == 0.0f);
+        }
         int64_t zeros = 0;
         for (float v : a.to_vector()) {
             if (v == 0.0f)

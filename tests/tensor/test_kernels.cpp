@@ -146,6 +146,37 @@ TEST_CASE("binary kernels match their references, contiguous, scalar and row for
     }
 }
 
+TEST_CASE("keep_mask: equals its reference bit for bit, is split-invariant, and keeps 1 - p") {
+    const uint64_t key = 0x243F6A8885A308D3ull;
+    for (std::size_t n : tail_lengths()) {
+        for (uint64_t offset : {uint64_t{0}, uint64_t{7}, uint64_t{1} << 40}) {
+            Vec got(n, -1.0f), want(n, -2.0f);
+            K::keep_mask(key, offset, 0.3f, 2.5f, got.data(), n);
+            K::keep_mask_ref(key, offset, 0.3f, 2.5f, want.data(), n);
+            CHECK(got == want);
+            for (float v : got) CHECK((v == 0.0f || v == 2.5f));
+        }
+    }
+    // Element i depends on (key, i) only: a mask filled in two pieces equals one filled at once,
+    // which is why tensor keep_mask gives the same mask for any thread count.
+    const std::size_t n = 1 << 20, cut = 12345;
+    Vec whole(n), pieces(n);
+    K::keep_mask(key, 0, 0.3f, 1.0f, whole.data(), n);
+    K::keep_mask(key, 0, 0.3f, 1.0f, pieces.data(), cut);
+    K::keep_mask(key, cut, 0.3f, 1.0f, pieces.data() + cut, n - cut);
+    CHECK(whole == pieces);
+    double kept = 0;
+    for (float v : whole) kept += v;
+    // Binomial(n, 0.7): sd = sqrt(n 0.21) ~ 469; 5 sd.
+    CHECK(std::fabs(kept - 0.7 * static_cast<double>(n)) < 5 * 469.0);
+    // Another key gives another mask; p = 0 keeps everything.
+    Vec other(n), all(1000);
+    K::keep_mask(key + 1, 0, 0.3f, 1.0f, other.data(), n);
+    CHECK(other != whole);
+    K::keep_mask(key, 0, 0.0f, 1.0f, all.data(), all.size());
+    for (float v : all) CHECK(v == 1.0f);
+}
+
 TEST_CASE("binary kernel may write over its first input") {
     tt::Rng rng(2);
     const std::size_t n = 4 * K::simd_width() + 3;

@@ -28,6 +28,9 @@ void add_data_flags(cxxopts::Options& options) {
         ("cache", "use a binary cache of the processed dataset")
         ("split", "loo (leave-one-out) | ratio (= ratio:3:2:5, TTT4Rec) | ratio:TRAIN:VALID:TEST, e.g. ratio:6:2:2 "
                   "(RecBole's per-user split of the augmented samples)", cxxopts::value<std::string>()->default_value("loo"))
+        ("window-stride", "with --positions every: train on windows of --max-len items every S targets, so long "
+                          "training parts lose no target (0 = only each user's most recent --max-len items)",
+         cxxopts::value<int>()->default_value("0"))
         ("synthetic-users", "users of the synthetic dataset", cxxopts::value<int>()->default_value("2000"))
         ("synthetic-seed", "seed of the synthetic dataset", cxxopts::value<uint64_t>()->default_value("42"));
 }
@@ -146,6 +149,8 @@ DataOptions data_options(const cxxopts::ParseResult& a) {
     d.skip_bad_lines = a.count("skip-bad-lines") > 0;
     d.cache = a.count("cache") > 0;
     d.split = a["split"].as<std::string>();
+    d.window_stride = a["window-stride"].as<int>();
+    if (d.window_stride < 0) throw std::invalid_argument("--window-stride must be >= 0, got " + std::to_string(d.window_stride));
     d.synthetic_users = positive(a, "synthetic-users");
     d.synthetic_seed = a["synthetic-seed"].as<uint64_t>();
     data::parse_split(d.split);  // throws std::invalid_argument naming --split and what is wrong

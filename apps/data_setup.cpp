@@ -31,9 +31,11 @@ data::Dataset load_data(const DataOptions& opt) {
     return data::load_dataset(lo);
 }
 
-data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool every_position) {
+data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool every_position, int64_t max_len) {
     auto mode = every_position ? data::TrainExamples::LongestPerUser : data::TrainExamples::EveryPrefix;
-    return data::split_dataset(ds, data::parse_split(opt.split), mode);
+    data::Split s = data::split_dataset(ds, data::parse_split(opt.split), mode);
+    if (every_position && opt.window_stride > 0) s.train = data::window_rows(ds, s.train, max_len, opt.window_stride);
+    return s;
 }
 
 

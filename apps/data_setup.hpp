@@ -8,8 +8,8 @@
 namespace tt::app {
 
 data::Dataset load_data(const DataOptions& opt);
-// every_position: one example per user (its whole training part) for every-position training,
-// else one example per training target.
-data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool every_position);
+// every_position: one example per user (its whole training part) for every-position training, cut
+// into windows of max_len when opt.window_stride > 0; else one example per training target.
+data::Split make_split(const data::Dataset& ds, const DataOptions& opt, bool every_position, int64_t max_len);
 
 }  // namespace tt::app

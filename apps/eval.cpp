@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
         for (int k : eval.ks)
             if (k > ds.n_items) throw std::invalid_argument("--ks: K=" + std::to_string(k) + " exceeds the " +
                                                             std::to_string(ds.n_items) + " items");
-        tt::data::Split split = make_split(ds, run.options.data, false);
+        tt::data::Split split = make_split(ds, run.options.data, false, run.options.model.max_len);
         const auto& examples = part == "test" ? split.test : split.valid;
         if (args.count("no-ttt")) run.model->disable_ttt();
         json out;

@@ -63,7 +63,7 @@ json to_json(const TrainOptions& o) {
                  {"item_col", d.item_col}, {"time_col", d.time_col},   {"rating_col", d.rating_col},
                  {"rating_threshold", d.rating_threshold}, {"min_user", d.min_user}, {"min_item", d.min_item},
                  {"repeats", d.repeats}, {"skip_bad_lines", d.skip_bad_lines}, {"cache", d.cache},
-                 {"split", d.split},     {"synthetic_users", d.synthetic_users}, {"synthetic_seed", d.synthetic_seed}};
+                 {"split", d.split},     {"window_stride", d.window_stride}, {"synthetic_users", d.synthetic_users}, {"synthetic_seed", d.synthetic_seed}};
     j["eval"] = {{"ks", o.eval.ks}, {"mask_history", o.eval.mask_history}, {"batch_size", o.eval.batch_size},
                  {"sampled_negatives", o.eval.sampled_negatives}, {"candidates", o.eval.candidates},
                  {"candidates_seed", o.eval.candidates_seed}, {"full_ranking", o.eval.full_ranking}};
@@ -90,6 +90,7 @@ TrainOptions train_options_from_json(const json& j) {
         dd.min_user = d.at("min_user"), dd.min_item = d.at("min_item"), dd.repeats = d.at("repeats");
         dd.skip_bad_lines = d.at("skip_bad_lines"), dd.cache = d.at("cache"), dd.split = d.at("split");
         dd.synthetic_users = d.at("synthetic_users"), dd.synthetic_seed = d.at("synthetic_seed");
+        dd.window_stride = d.value("window_stride", 0);  // absent in runs written before it existed
         const json& e = j.at("eval");
         o.eval.ks = e.at("ks").get<std::vector<int>>(), o.eval.mask_history = e.at("mask_history");
         o.eval.batch_size = e.at("batch_size"), o.eval.sampled_negatives = e.at("sampled_negatives");

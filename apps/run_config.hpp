@@ -24,6 +24,10 @@ struct DataOptions {
     bool skip_bad_lines = false;
     bool cache = false;
     std::string split = "loo";       // loo (leave-one-out) | ratio (TTT4Rec 3:2:5)
+    // Every-position training only: windows of max_len every `window_stride` targets, so that no
+    // training target is lost in long training parts (data::window_rows); 0 = off, each user's
+    // training part is one row of its most recent max_len items (as the SASRec/S3Rec code).
+    int window_stride = 0;
     int synthetic_users = 2000;
     uint64_t synthetic_seed = 42;
 };

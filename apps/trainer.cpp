@@ -85,9 +85,13 @@ void set_up(Session& s, std::ostream& log, const std::string& resume_dir) {
              "train: batch size, epochs, patience and lr must be positive");
     set_num_threads(opt.threads);
 
+    TT_CHECK(opt.data.window_stride == 0 || opt.model.every_position,
+             "--window-stride needs every-position training (--positions every)");
+    TT_CHECK(opt.data.window_stride <= opt.model.max_len, "--window-stride " + std::to_string(opt.data.window_stride) +
+                                                              " is longer than --max-len " + std::to_string(opt.model.max_len));
     s.ds = load_data(opt.data);
     if (!opt.quiet) log << "data: " << s.ds.name << ": " << s.ds.report.summary() << "\n";
-    s.split = make_split(s.ds, opt.data, opt.model.every_position);
+    s.split = make_split(s.ds, opt.data, opt.model.every_position, opt.model.max_len);
     if (!opt.quiet) log << "split: " << s.split.describe() << "\n";
     TT_CHECK(!s.split.train.empty() && !s.split.valid.empty() && !s.split.test.empty(),
              "train: the split has an empty part (" + s.split.describe() + ")");

@@ -103,6 +103,8 @@ Batch make_batch(const Dataset& ds, std::span<const Example> rows, const BatchOp
             int32_t* pt = pos_targets.data() + r * L;
             for (int64_t t = 0; t + 1 < len; ++t) pt[t] = seq[static_cast<std::size_t>(b + t + 1)];
             if (len > 0) pt[len - 1] = ex.target;
+            // a window's targets before first_scored belong to a later window (data::window_rows)
+            for (int64_t t = 0; t < len && b + t + 1 < ex.first_scored; ++t) pt[t] = 0;
         }
         if (K > 0) {
             const int64_t slots = opt.every_position ? len : 1;

@@ -179,6 +179,29 @@ double SplitSpec::train_share() const {
     return ratios[0] / (ratios[0] + ratios[1] + ratios[2]);
 }
 
+std::vector<Example> window_rows(const Dataset& ds, std::span<const Example> rows, int64_t max_len, int64_t stride) {
+    if (!(max_len >= 1 && stride >= 1 && stride <= max_len))
+        throw std::invalid_argument("window stride " + std::to_string(stride) + " outside [1, max_len = " +
+                                    std::to_string(max_len) + "]");
+    std::vector<Example> out;
+    out.reserve(rows.size());
+    const auto L = static_cast<int32_t>(max_len), S = static_cast<int32_t>(stride);
+    for (const Example& ex : rows) {
+        // Windows ending at e = end, end − S, ...; the one that reaches back to ex.begin is the last.
+        for (int32_t e = ex.end; e > ex.begin; e -= S) {
+            const int32_t b = std::max(ex.begin, e - L);
+            // the item after the window's last input: the row's own target, then the training items at e
+            const int32_t target = e == ex.end ? ex.target : ds.sequence(ex.user)[static_cast<std::size_t>(e)];
+            if (b == ex.begin) {
+                out.push_back({ex.user, b, e, target, ex.first_scored});
+                break;
+            }
+            out.push_back({ex.user, b, e, target, std::max(ex.first_scored, e - S + 1)});
+        }
+    }
+    return out;
+}
+
 Split split_dataset(const Dataset& ds, const SplitSpec& spec, TrainExamples mode) {
     if (spec.kind == SplitKind::LeaveOneOut) return make_leave_one_out(ds, mode);
     return make_ratio_split(ds, spec.ratios, mode);

@@ -92,6 +92,9 @@ TEST_SUITE("apps/cli") {
             {{"--heads", "3"}, "--heads 3 does not divide --dim 64"},
             {{"--model", "sasrec", "--heads", "128"}, "--heads 128 does not divide --dim 64"},
             {{"--dropout", "1.5"}, "--dropout must be in [0, 1)"},
+            {{"--window-stride", "-1"}, "--window-stride must be >= 0, got -1"},
+            {with_small({"--window-stride", "10", "--positions", "last"}), "--window-stride needs every-position training"},
+            {with_small({"--window-stride", "60", "--positions", "every"}), "--window-stride 60 is longer than --max-len 50"},
             {{"--lr", "nan"}, "nan"},  // cxxopts: "Argument ... failed to parse"
             {{"--lr", "0"}, "--lr must be positive and finite"},
             {{"--weight-decay", "-0.5"}, "--weight-decay and --clip-norm must be finite and >= 0"},

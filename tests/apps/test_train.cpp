@@ -96,7 +96,7 @@ TEST_SUITE("apps/train") {
 
         LoadedRun run = load_run(o.out_dir);
         data::Dataset ds = load_data(run.options.data);
-        data::Split split = make_split(ds, run.options.data, run.options.model.every_position);
+        data::Split split = make_split(ds, run.options.data, run.options.model.every_position, run.options.model.max_len);
         json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);
         CHECK(again == r["test"]);
 
@@ -257,7 +257,7 @@ TEST_SUITE("apps/train") {
         // A reloaded run scores the same lists the same way.
         LoadedRun run = load_run(o.out_dir);
         data::Dataset ds = load_data(run.options.data);
-        data::Split split = make_split(ds, run.options.data, run.options.model.every_position);
+        data::Split split = make_split(ds, run.options.data, run.options.model.every_position, run.options.model.max_len);
         json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);
         CHECK(again["candidates"]["NDCG@10"].get<double>() == doctest::Approx(c["NDCG@10"].get<double>()).epsilon(1e-12));
         CHECK(r["test"].contains("full"));  // full ranking stays on for test unless switched off

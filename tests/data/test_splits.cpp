@@ -73,6 +73,61 @@ TEST_CASE("leave-one-out: last = test, second-to-last = valid, prefixes train (S
     CHECK(eq(l.train[1], {1, 0, 1, 7}));
 }
 
+TEST_CASE("window_rows: every training target scored exactly once, with a history of >= max_len - stride + 1") {
+    // user 0: items 1..23 (leave-one-out: targets at sequence indices 1..20 train); user 1: 5 items.
+    std::vector<int> long_user, short_user = {30, 31, 32, 33, 34};
+    for (int i = 1; i <= 23; ++i) long_user.push_back(i);
+    Dataset ds = make({long_user, short_user});
+    Split l = make_leave_one_out(ds, TrainExamples::LongestPerUser);
+    REQUIRE(l.train.size() == 2);
+    const int64_t L = 8, S = 3;
+    std::vector<Example> w = window_rows(ds, l.train, L, S);
+    // Windows end at 20, 17, 14, 11, 8; the one ending at 8 starts at 0 and scores all its targets.
+    REQUIRE(w.size() == 6);
+    const int want[5][3] = {{12, 20, 18}, {9, 17, 15}, {6, 14, 12}, {3, 11, 9}, {0, 8, 0}};  // begin, end, first_scored
+    for (int k = 0; k < 5; ++k) {
+        CAPTURE(k);
+        CHECK(w[k].user == 0);
+        CHECK(w[k].begin == want[k][0]);
+        CHECK(w[k].end == want[k][1]);
+        CHECK(w[k].first_scored == want[k][2]);
+        CHECK(w[k].target == long_user[static_cast<std::size_t>(want[k][1])]);  // the item after the window
+    }
+    CHECK(eq(w[5], l.train[1]));  // a row no longer than max_len is kept as it is
+    CHECK(w[5].first_scored == 0);
+
+    // Batched every-position: the scored targets are exactly indices 1..20, once each, and target j
+    // sees the items [begin, j): the whole prefix for j <= 8, at least L - S + 1 = 6 items after.
+    BatchOptions opt;
+    opt.max_len = L;
+    opt.every_position = true;
+    Batch b = make_batch(ds, std::span<const Example>(w.data(), 5), opt);
+    std::map<int, int> history_of;  // target item (= its sequence index + 1) -> history length
+    for (int64_t r = 0; r < 5; ++r)
+        for (int64_t t = 0; t < L; ++t) {
+            const int32_t tgt = b.position_targets[r * L + t];
+            if (tgt == 0) continue;
+            CHECK(history_of.count(tgt) == 0);
+            history_of[tgt] = static_cast<int>(t + 1);
+        }
+    REQUIRE(history_of.size() == 20);
+    for (int j = 1; j <= 20; ++j) {  // item j + 1 sits at sequence index j
+        CAPTURE(j);
+        REQUIRE(history_of.count(j + 1) == 1);
+        if (j <= L) CHECK(history_of[j + 1] == j);
+        else CHECK(history_of[j + 1] >= L - S + 1);
+    }
+    // Without windows the same row loses the targets before its last max_len items.
+    Batch plain = make_batch(ds, std::span<const Example>(l.train.data(), 1), opt);
+    int scored = 0;
+    for (int64_t t = 0; t < L; ++t) scored += plain.position_targets[t] != 0;
+    CHECK(scored == 8);
+
+    CHECK(window_rows(ds, l.train, L, L).size() == 4);  // stride = max_len: disjoint windows (20, 12, 4)
+    CHECK_THROWS_AS(window_rows(ds, l.train, L, 0), std::invalid_argument);
+    CHECK_THROWS_AS(window_rows(ds, l.train, L, L + 1), std::invalid_argument);
+}
+
 TEST_CASE("ratio split counts follow RecBole _calcu_split_ids exactly") {
     // The example of data/README.md §P2: N = 4 gives [1, 1, 2].
     CHECK(ratio_split_counts(4, {0.3, 0.2, 0.5}) == std::array<int64_t, 3>{1, 1, 2});

@@ -93,6 +93,11 @@ if [ "$quick" = 1 ]; then ours_quick=(--quick); peer_quick=(--warmup 1 --steps 3
 max_rss_kb() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$1"; }
 
 echo "bench_vs_torch: $rounds round(s), $threads thread(s), configs $configs; raw results in $out"
+# The machine's FMA peak with the same thread count, in this sitting: the summary states each side's
+# model GFLOP/s as a fraction of it, and the ratio a perfect engine (100% of peak) would reach.
+# That bound depends on the machine kind: AVX-512 on a core with two 512-bit FMA units doubles our
+# peak over the peer's AVX2 kernels, on a core that executes AVX-512 on 256-bit units it does not.
+"$bench" --only peak --threads "$threads" > "$out/peak.json"
 for r in $(seq 1 "$rounds"); do
   for c in "${config_list[@]}"; do
     log="$out/ours-$c-$r.time"
@@ -111,9 +116,11 @@ for r in $(seq 1 "$rounds"); do
 done
 
 # Summary: medians over the rounds, ratios ours / peer (speed) and ours / peer (RSS).
-"$python" - "$out/results.jsonl" <<'EOF'
+"$python" - "$out/results.jsonl" "$out/peak.json" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+peak = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+peak_all = peak["peak_gflops_all_threads"]
 def med(side, config, key):
     xs = [r["result"][key] if key in r["result"] else r[key] for r in rows if r["side"] == side and r["config"] == config]
     return statistics.median(xs) if xs else float("nan")
@@ -127,6 +134,23 @@ for config in dict.fromkeys(r["config"] for r in rows):
     print(f"{config:<18}{o:>12.1f}{p:>12.1f}{o / p:>9.2f}   {ro:>12.0f}{rp:>12.0f}{ro / rp:>10.2f}")
     summary[config] = {"metric": key, "ours": o, "peer": p, "speedup": o / p,
                        "rss_mb_ours": ro, "rss_mb_peer": rp, "rss_ratio": ro / rp}
+    # Model FLOPs per sequence from our bench (the peer runs the same model shapes).
+    ours_res = next(r["result"] for r in rows if r["side"] == "ours" and r["config"] == config)
+    if config.startswith("train"):
+        gflop_per_seq = ours_res["model_gflop_per_step"] / ours_res["train_batch"]
+    else:
+        gflop_per_seq = ours_res["model_gflop_per_batch"] / ours_res["infer_batch"]
+    summary[config].update(gflop_per_seq=gflop_per_seq, gflops_ours=o * gflop_per_seq, gflops_peer=p * gflop_per_seq,
+                           frac_of_peak_ours=o * gflop_per_seq / peak_all, frac_of_peak_peer=p * gflop_per_seq / peak_all,
+                           speedup_at_full_peak=peak_all / (p * gflop_per_seq))
 print("(speed: sequences/s for train-*, users/s for infer-*; medians over rounds; RSS from /usr/bin/time -v)")
+print()
+print(f"FMA peak with {peak['threads']} thread(s), this sitting: {peak_all:.1f} GFLOP/s "
+      f"({peak['arch']}, {peak.get('flops_per_cycle') or float('nan'):.1f} flop/cycle/core measured)")
+print(f"{'config':<18}{'GFLOP/seq':>10}{'ours GF/s':>11}{'of peak':>9}{'peer GF/s':>11}{'of peak':>9}{'x at 100% peak':>16}")
+for config, v in summary.items():
+    print(f"{config:<18}{v['gflop_per_seq']:>10.4f}{v['gflops_ours']:>11.1f}{v['frac_of_peak_ours']:>9.2f}"
+          f"{v['gflops_peer']:>11.1f}{v['frac_of_peak_peer']:>9.2f}{v['speedup_at_full_peak']:>16.2f}")
+print("(x at 100% peak: the ratio an engine running the whole model at the FMA peak would reach against this peer)")
 print(json.dumps({"bench_vs_torch": summary}))
 EOF

@@ -6,8 +6,8 @@
 #   apps/queues/analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR
 #   e.g. apps/queues/analyze_ratio.sh runs/ml100k-325 ml100k apps/results
 #
-# Expects RUNS_DIR/PREFIX-{sasrec,ttt4rec}-s1 (3:2:5) and, for the chart, -r127-s1, -r622-s1,
-# -loo-s1 beside them; a missing pair is left out of the chart and said so. Writes
+# Expects RUNS_DIR/PREFIX-{sasrec,ttt4rec}-s1 (3:2:5; -s2, -s3 compared too when present) and, for the
+# chart, -r127-s1, -r622-s1, -loo-s1 beside them; a missing pair is left out and said so. Writes
 # OUT_DIR/PREFIX-compare-<share>.json and OUT_DIR/PREFIX-gap.svg. Only test metrics of runs whose
 # checkpoints were chosen on validation are read; nothing here chooses anything.
 set -u
@@ -37,6 +37,18 @@ for pair in 1:2:7=-r127 3:2:5= 6:2:2=-r622 loo=-loo; do  # label=tag suffix
         gap_args+=(--label "$label" --file-a "$a/per_user_test.jsonl" --file-b "$b/per_user_test.jsonl")
     else
         echo "analyze_ratio: $label: $a or $b has not finished; left out" >&2
+    fi
+done
+# 3:2:5 has seeds 2 and 3 too: one paired comparison per seed (SASRec seed s against TTT4Rec seed s).
+for s in 2 3; do
+    a=$runs/$prefix-sasrec-s$s
+    b=$runs/$prefix-ttt4rec-s$s
+    if per_user "$a" && per_user "$b"; then
+        "$build/apps/compare_runs" "$a/per_user_test.jsonl" "$b/per_user_test.jsonl" \
+            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets 1-5,6-10,11-20,21-50,51- --pretty \
+            --out "$out/$prefix-compare-325-s$s.json" > /dev/null
+    else
+        echo "analyze_ratio: 3:2:5 seed $s: $a or $b has not finished; left out" >&2
     fi
 done
 [ ${#gap_args[@]} -gt 0 ] && "$build/apps/plot" gap "${gap_args[@]}" --metric NDCG@10 --out "$out/$prefix-gap.svg" \

@@ -7,6 +7,7 @@
 // The evaluation flags (--ks, --mask-history, --sampled, --eval-batch) default to the run's own
 // (its config.json), so that eval reproduces the metrics train printed; a flag given overrides.
 //   eval --run runs/beauty --data other/Beauty.txt --no-ttt --per-user users.jsonl
+//   eval --run runs/ml100k-ttt4rec --per-sample samples.jsonl   # for compare_runs --by-length
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <iostream>
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
         ("no-ttt", "ablation: TTT layers keep their initial state (inner learning rate 0)")
         ("per-user", "also write per-user metrics (JSON lines, original user ids) to this file",
          cxxopts::value<std::string>()->default_value(""))
+        ("per-sample", "also write one line per evaluated sample (history length, target rank, metrics): "
+         "what compare_runs --by-length buckets exactly under a ratio split", cxxopts::value<std::string>()->default_value(""))
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("h,help", "print this help");
     add_eval_flags(options);
@@ -46,15 +49,16 @@ int main(int argc, char** argv) {
         // Missing files are bad flags: report them before loading anything.
         namespace fs = std::filesystem;
         const std::string run = args["run"].as<std::string>(), data = args["data"].as<std::string>();
-        const std::string per_user = args["per-user"].as<std::string>();
+        const std::string per_user = args["per-user"].as<std::string>(), per_sample = args["per-sample"].as<std::string>();
         for (const char* file : {"config.json", "model.safetensors"})
             if (!fs::is_regular_file(run + "/" + file))
                 throw std::invalid_argument("--run " + run + ": no " + file + " there (not a run directory with a finished epoch)");
         if (!data.empty() && !fs::is_regular_file(data)) throw std::invalid_argument("--data: " + data + ": no such file");
-        if (!per_user.empty()) {
-            fs::path parent = fs::path(per_user).parent_path();
+        for (const auto& [flag, path] : {std::pair{"--per-user", per_user}, std::pair{"--per-sample", per_sample}}) {
+            if (path.empty()) continue;
+            fs::path parent = fs::path(path).parent_path();
             if (!parent.empty() && !fs::is_directory(parent))
-                throw std::invalid_argument("--per-user: the directory " + parent.string() + " does not exist");
+                throw std::invalid_argument(std::string(flag) + ": the directory " + parent.string() + " does not exist");
         }
     } catch (const std::exception& e) {
         return usage_error(options, e.what());
@@ -72,8 +76,8 @@ int main(int argc, char** argv) {
         if (args.count("candidates-seed")) eval.candidates_seed = given.candidates_seed;
         if (args.count("eval-batch")) eval.batch_size = given.batch_size;
         if (args.count("no-full-ranking")) eval.full_ranking = false;
-        if (!eval.full_ranking && !args["per-user"].as<std::string>().empty())
-            throw std::invalid_argument("--per-user: per-user metrics are full-ranking metrics, and this evaluation has none "
+        if (!eval.full_ranking && !(args["per-user"].as<std::string>().empty() && args["per-sample"].as<std::string>().empty()))
+            throw std::invalid_argument("--per-user/--per-sample: these are full-ranking metrics, and this evaluation has none "
                                         "(--no-full-ranking, or a run trained with it)");
         if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
         tt::data::Dataset ds = load_data(run.options.data);
@@ -92,7 +96,8 @@ int main(int argc, char** argv) {
         out["part"] = part;
         out["no_ttt"] = args.count("no-ttt") > 0;
         out["mask_history"] = eval.mask_history;
-        out["metrics"] = evaluate(*run.model, ds, examples, eval, run.options.seed, args["per-user"].as<std::string>());
+        out["metrics"] = evaluate(*run.model, ds, examples, eval, run.options.seed,
+                                  EvalFiles{args["per-user"].as<std::string>(), args["per-sample"].as<std::string>()});
         out["popularity"] = evaluate_popularity(ds, split, examples, eval)["full"];
         std::cout << out.dump() << std::endl;
     });

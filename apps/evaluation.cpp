@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "data/candidates.hpp"
+#include "data/significance.hpp"
 #include "model/checkpoint.hpp"
 
 namespace tt::app {
@@ -33,9 +34,10 @@ json metrics_json(const data::MetricValues& v) {
 }  // namespace
 
 json evaluate(const Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,
-              const EvalOptions& eval, uint64_t seed, const std::string& per_user_path) {
+              const EvalOptions& eval, uint64_t seed, const EvalFiles& files) {
     data::MetricOptions mo = metric_options(eval);
-    mo.per_user = !per_user_path.empty();
+    mo.per_user = !files.per_user.empty();
+    mo.per_sample = !files.per_sample.empty();
     data::RankingMetrics full(mo), sampled(mo);
     data::NegativeSampler sampler(ds, seed ^ 0x5A5A5A5Aull);
     data::BatchOptions bo;
@@ -66,7 +68,7 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
             ds, examples, cs, cb, [&](const data::Batch& b, const IntTensor& c) { return model.score_candidates(b.items, b.lengths, c); }));
         j["candidates"]["negatives"] = eval.candidates;
     }
-    if (!per_user_path.empty()) {
+    if (!files.per_user.empty()) {
         std::ostringstream os;
         for (const data::UserMetrics& u : full.per_user()) {
             json row = metrics_json(u.values);
@@ -74,8 +76,9 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
             if (u.history_len >= 0) row["history_len"] = u.history_len;  // for compare_runs --by-length
             os << row.dump() << "\n";
         }
-        model::atomic_write_file(per_user_path, os.str());
+        model::atomic_write_file(files.per_user, os.str());
     }
+    if (!files.per_sample.empty()) model::atomic_write_file(files.per_sample, data::per_sample_jsonl(full, ds.ids));
     return j;
 }
 

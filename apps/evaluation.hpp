@@ -13,9 +13,14 @@ namespace tt::app {
 
 // Metrics of `model` on `examples`: "full" ranking, plus "sampled_N" when eval.sampled_negatives
 // and "candidates" (the candidate protocol) when eval.candidates.
-// per_user_path: also write one JSON line of metrics per user there.
+// Files of full-ranking metrics to write beside the summary (empty path: not written), for
+// apps/compare_runs: one JSON line per user, or one per evaluated sample (its history length and
+// the target's rank), which --by-length buckets exactly under a ratio split.
+struct EvalFiles {
+    std::string per_user, per_sample;
+};
 json evaluate(const model::Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,
-              const EvalOptions& eval, uint64_t seed, const std::string& per_user_path = "");
+              const EvalOptions& eval, uint64_t seed, const EvalFiles& files = {});
 // Most-popular baseline (training-split counts) on the same examples and metrics.
 json evaluate_popularity(const data::Dataset& ds, const data::Split& split, const std::vector<data::Example>& examples,
                          const EvalOptions& eval);

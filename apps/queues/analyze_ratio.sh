@@ -1,15 +1,18 @@
 #!/bin/bash
-# apps/queues/analyze_ratio.sh — after apps/queues/ml100k-325.txt (or a queue like it) has run:
-# per-user test files, TTT4Rec - SASRec significance (overall and by history length), and the
+# apps/queues/analyze_ratio.sh — after apps/queues/ml100k-325-every.txt (or a queue like it) has run:
+# per-sample test files, TTT4Rec - SASRec significance (overall and by history length), and the
 # chart of the gap against the training share.
 #
 #   apps/queues/analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR
-#   e.g. apps/queues/analyze_ratio.sh runs/ml100k-325 ml100k apps/results
+#   e.g. apps/queues/analyze_ratio.sh runs/ml100k-325-every ml100k apps/results
 #
 # Expects RUNS_DIR/PREFIX-{sasrec,ttt4rec}-s1 (3:2:5; -s2, -s3 compared too when present) and, for the
 # chart, -r127-s1, -r622-s1, -loo-s1 beside them; a missing pair is left out and said so. Writes
 # OUT_DIR/PREFIX-compare-<share>.json and OUT_DIR/PREFIX-gap.svg. Only test metrics of runs whose
 # checkpoints were chosen on validation are read; nothing here chooses anything.
+# One row per test sample (eval --per-sample): the mean over rows is RecBole's mean over samples, the
+# bootstrap resamples users (a user's samples move together), and --by-length buckets each sample by
+# the length of its own history (under 3:2:5 a user's test samples span half of the sequence).
 set -u
 runs=${1:?usage: analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR}
 prefix=${2:?usage: analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR}
@@ -17,12 +20,13 @@ out=${3:?usage: analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR}
 build=${BUILD:-./build}
 mkdir -p "$out"
 
-per_user() {  # RUN -> RUN/per_user_test.jsonl (made once)
+per_sample() {  # RUN -> RUN/per_sample_test.jsonl (made once)
     local r=$1
     [ -f "$r/test.json" ] || return 1
-    [ -f "$r/per_user_test.jsonl" ] || "$build/apps/eval" --run "$r" --part test --threads 0 \
-        --per-user "$r/per_user_test.jsonl" > "$r/eval_test.json" || return 1
+    [ -f "$r/per_sample_test.jsonl" ] || "$build/apps/eval" --run "$r" --part test --threads 0 \
+        --per-sample "$r/per_sample_test.jsonl" > "$r/eval_test.json" || return 1
 }
+buckets=${BUCKETS:-1-20,21-50,51-100,101-200,201-}  # history lengths; max_len 50: beyond it both see the last 50
 
 gap_args=()
 for pair in 1:2:7=-r127 3:2:5= 6:2:2=-r622 loo=-loo; do  # label=tag suffix
@@ -30,11 +34,11 @@ for pair in 1:2:7=-r127 3:2:5= 6:2:2=-r622 loo=-loo; do  # label=tag suffix
     suffix=${pair#*=}
     a=$runs/$prefix-sasrec$suffix-s1
     b=$runs/$prefix-ttt4rec$suffix-s1
-    if per_user "$a" && per_user "$b"; then
-        "$build/apps/compare_runs" "$a/per_user_test.jsonl" "$b/per_user_test.jsonl" \
-            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets 1-5,6-10,11-20,21-50,51- --pretty \
+    if per_sample "$a" && per_sample "$b"; then
+        "$build/apps/compare_runs" "$a/per_sample_test.jsonl" "$b/per_sample_test.jsonl" \
+            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets "$buckets" --pretty \
             --out "$out/$prefix-compare-${label//:/}.json" > /dev/null
-        gap_args+=(--label "$label" --file-a "$a/per_user_test.jsonl" --file-b "$b/per_user_test.jsonl")
+        gap_args+=(--label "$label" --file-a "$a/per_sample_test.jsonl" --file-b "$b/per_sample_test.jsonl")
     else
         echo "analyze_ratio: $label: $a or $b has not finished; left out" >&2
     fi
@@ -43,9 +47,9 @@ done
 for s in 2 3; do
     a=$runs/$prefix-sasrec-s$s
     b=$runs/$prefix-ttt4rec-s$s
-    if per_user "$a" && per_user "$b"; then
-        "$build/apps/compare_runs" "$a/per_user_test.jsonl" "$b/per_user_test.jsonl" \
-            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets 1-5,6-10,11-20,21-50,51- --pretty \
+    if per_sample "$a" && per_sample "$b"; then
+        "$build/apps/compare_runs" "$a/per_sample_test.jsonl" "$b/per_sample_test.jsonl" \
+            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets "$buckets" --pretty \
             --out "$out/$prefix-compare-325-s$s.json" > /dev/null
     else
         echo "analyze_ratio: 3:2:5 seed $s: $a or $b has not finished; left out" >&2

@@ -129,6 +129,7 @@ TEST_SUITE("apps/cli") {
             {{"--run", run, "--eval-batch", "0"}, "--eval-batch must be positive"},
             {{"--run", run, "--data", "/nonexistent/file.txt"}, "--data: /nonexistent/file.txt: no such file"},
             {{"--run", run, "--per-user", "/nonexistent/dir/users.jsonl"}, "--per-user: the directory /nonexistent/dir does not exist"},
+            {{"--run", run, "--per-sample", "/nonexistent/dir/s.jsonl"}, "--per-sample: the directory /nonexistent/dir does not exist"},
             {{"--run", run, "--ks", "5,100000"}, "--ks: K=100000 exceeds the "},  // refuted by the data: after loading
             {{"--run", run, "--bogus"}, "bogus"},
         });

@@ -100,6 +100,24 @@ TEST_SUITE("apps/train") {
         json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);
         CHECK(again == r["test"]);
 
+        // The per-sample file (what compare_runs --by-length reads) has one row per test sample,
+        // each with the length of its own prefix, and its rows average to the summary.
+        const std::string samples = o.out_dir + "/samples.jsonl";
+        evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed, EvalFiles{"", samples});
+        std::ifstream in(samples);
+        std::string line;
+        std::size_t rows = 0;
+        double ndcg = 0.0;
+        while (std::getline(in, line)) {
+            json row = json::parse(line);
+            const data::Example& e = split.test[rows];  // rows are sorted by (user, history length): so is split.test
+            CHECK(row["history_len"].get<int64_t>() == e.end);
+            ndcg += row["NDCG@10"].get<double>();
+            ++rows;
+        }
+        REQUIRE(rows == split.test.size());
+        CHECK(ndcg / static_cast<double>(rows) == doctest::Approx(r["test"]["full"]["NDCG@10"].get<double>()).epsilon(1e-12));
+
         // The no-TTT ablation changes the model's predictions (the inner loop matters).
         run.model->disable_ttt();
         json frozen = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);

@@ -367,8 +367,8 @@ Curves read_curves(const std::string& path, const std::string& metric) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error(path + ": cannot open (a run directory written by apps/train has metrics.jsonl)");
     std::map<double, std::pair<double, double>> by_epoch;  // a resumed run may repeat an epoch: keep the last
-    std::string line;
-    int64_t n = 0;
+    std::string line, names;  // names: the validation metrics of the last line, for the error below
+    int64_t n = 0, with_metric = 0;
     while (std::getline(in, line)) {
         ++n;
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -382,11 +382,22 @@ Curves read_curves(const std::string& path, const std::string& metric) {
         if (!j.is_object() || !j.contains("epoch") || !j["epoch"].is_number() || !j.contains("loss") || !j["loss"].is_number())
             throw std::runtime_error(where + "needs numbers 'epoch' and 'loss'");
         double valid = std::nan("");
-        if (j.contains("valid") && j["valid"].is_object() && j["valid"].contains(metric) && j["valid"][metric].is_number())
-            valid = j["valid"][metric].get<double>();
+        if (j.contains("valid") && j["valid"].is_object()) {
+            if (j["valid"].contains(metric) && j["valid"][metric].is_number()) {
+                valid = j["valid"][metric].get<double>();
+                ++with_metric;
+            }
+            names.clear();
+            for (const auto& [name, v] : j["valid"].items())
+                if (v.is_number() && name != "count") names += (names.empty() ? "" : ", ") + name;
+        }
         by_epoch[j["epoch"].get<double>()] = {j["loss"].get<double>(), valid};
     }
     if (by_epoch.empty()) throw std::runtime_error(path + ": no epoch recorded yet");
+    // A chart with an empty panel would look like a run that never validated: name what is there.
+    if (with_metric == 0)
+        throw std::runtime_error(path + ": no epoch has the validation metric '" + metric + "'" +
+                                 (names.empty() ? std::string(" (no validation recorded)") : " (it has: " + names + ")"));
     Curves c;
     for (const auto& [e, lv] : by_epoch) {
         c.epoch.push_back(e);

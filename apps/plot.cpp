@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                              "  plot gap --label NAME --file-a A.jsonl --file-b B.jsonl [--label ... ...] --out FILE.svg\n"
                              "      the paired difference B - A of --metric with its bootstrap CI, one point per\n"
                              "      protocol in the given order (NAME like 1:2:7, 3:2:5, 6:2:2, loo); A and B are\n"
-                             "      per-user files (eval --per-user) of the same samples, as compare_runs takes\n"
+                             "      per-user or per-sample files (eval --per-user, --per-sample) of the same samples, as compare_runs takes\n"
                              "  plot gap --json gaps.json --out FILE.svg\n"
                              "      the same from [{\"label\", \"diff\", \"ci_low\", \"ci_high\", \"p_value\"?}, ...]\n"
                              "The file is written atomically (temporary file + rename).");
@@ -160,7 +160,10 @@ int main(int argc, char** argv) {
         std::string title = args["title"].as<std::string>();
         std::string svg;
         if (command == "curves") {
-            const std::string metric = args["metric"].as<std::string>();
+            // train's --metric names a candidate metric candidates/NDCG@10; metrics.jsonl stores the
+            // validation metrics it computed under their own names.
+            std::string metric = args["metric"].as<std::string>();
+            if (metric.rfind("candidates/", 0) == 0) metric = metric.substr(std::string("candidates/").size());
             LinePanel loss{"Training loss", "epoch", "training loss", {}, {}};
             LinePanel valid{"Validation " + metric, "epoch", "validation " + metric, {}, {}};
             for (std::size_t i = 0; i < runs.size(); ++i) {

@@ -77,7 +77,17 @@ TEST_SUITE("apps/plot") {
         CHECK(c.epoch == std::vector<double>{1, 2});
         CHECK(c.loss == std::vector<double>{8.5, 7.5});
         CHECK(c.valid[1] == doctest::Approx(0.04));
-        CHECK(std::isnan(read_curves(dir + "/metrics.jsonl", "HR@99").valid[0]));  // a metric not recorded: no point
+        // A metric no epoch recorded is an error naming what is there (not an empty panel); one that
+        // some epochs lack is a missing point.
+        CHECK_THROWS_WITH(read_curves(dir + "/metrics.jsonl", "HR@99"),
+                          doctest::Contains("no epoch has the validation metric 'HR@99' (it has: NDCG@10)"));
+        {
+            std::ofstream f(dir + "/partial.jsonl");
+            f << R"({"epoch":1,"loss":8.5})" << "\n" << R"({"epoch":2,"loss":7.9,"valid":{"HR@10":0.1,"count":5}})" << "\n";
+        }
+        Curves p = read_curves(dir + "/partial.jsonl", "HR@10");
+        CHECK(std::isnan(p.valid[0]));
+        CHECK(p.valid[1] == doctest::Approx(0.1));
         {
             std::ofstream f(dir + "/bad.jsonl");
             f << R"({"epoch":1,"loss":8.5})" << "\n" << "{oops\n";

@@ -100,14 +100,23 @@ Axis make_axis(double lo, double hi, double p0, double p1, int target, bool inte
     return a;
 }
 
+// 18 px, or smaller so that a long title fits the width: a bold sans-serif glyph is ~0.62 em wide on
+// average (DejaVu Sans Bold), never below 10 px (a title that long is cut, not made unreadable).
+int title_font_size(const std::string& title, int width) {
+    std::size_t glyphs = 0;
+    for (unsigned char c : title) glyphs += (c & 0xC0) != 0x80;  // UTF-8: count code points, not bytes
+    const double fit = (width - 40) / (0.62 * static_cast<double>(std::max<std::size_t>(glyphs, 1)));
+    return static_cast<int>(std::clamp(fit, 10.0, 18.0));
+}
+
 void header(std::ostringstream& o, int width, int height, const std::string& title) {
     o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" viewBox=\"0 0 "
       << width << " " << height << "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
       << "<title>" << esc(title) << "</title>\n"
       << "<rect x=\"0\" y=\"0\" width=\"" << width << "\" height=\"" << height << "\" fill=\"white\"/>\n"
-      << "<text x=\"" << width / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">" << esc(title)
-      << "</text>\n";
+      << "<text x=\"" << width / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"" << title_font_size(title, width)
+      << "\" font-weight=\"bold\">" << esc(title) << "</text>\n";
 }
 
 // A row of legend entries centred at y; returns nothing (entries are short run names).

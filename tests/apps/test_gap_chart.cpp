@@ -38,6 +38,18 @@ TEST_SUITE("apps/gapchart") {
         CHECK(count(svg, ">p ") == 3);                       // the last point has no p-value
         // An empty chart is still well-formed.
         CHECK(xml_problem(svg_gap_chart("empty", "y", "x", {})) == "");
+        // A short title keeps 18 px; one too long for the width at 18 px gets a smaller font
+        // (~0.62 em per glyph must fit the width less margins), not a title cut at both edges.
+        CHECK(svg.find("font-size=\"18\" font-weight=\"bold\">TTT4Rec") != std::string::npos);
+        const std::string long_title(120, 'x');
+        const std::string small = svg_gap_chart(long_title, "y", "x", pts);
+        const std::size_t at = small.find("font-weight=\"bold\">" + long_title);
+        REQUIRE(at != std::string::npos);
+        const std::size_t size_at = small.rfind("font-size=\"", at) + 11;
+        const int size = std::stoi(small.substr(size_at, small.find('"', size_at) - size_at));
+        CHECK(size < 18);
+        CHECK(size >= 10);
+        CHECK(0.62 * size * 120 <= 860 - 40);  // fits the default width of 860
     }
 
     TEST_CASE("gaps.json: read back, bad entries named") {

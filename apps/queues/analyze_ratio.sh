@@ -4,7 +4,7 @@
 # chart of the gap against the training share.
 #
 #   apps/queues/analyze_ratio.sh RUNS_DIR PREFIX OUT_DIR
-#   e.g. apps/queues/analyze_ratio.sh runs/ml100k-325-every ml100k apps/results
+#   e.g. BASELINE=gru4rec-p10 apps/queues/analyze_ratio.sh runs/ml100k-325-every ml100k apps/results
 #
 # Expects RUNS_DIR/PREFIX-{sasrec,ttt4rec}-s1 (3:2:5; -s2, -s3 compared too when present) and, for the
 # chart, -r127-s1, -r622-s1, -loo-s1 beside them; a missing pair is left out and said so. Writes
@@ -55,5 +55,18 @@ for s in 2 3; do
         echo "analyze_ratio: 3:2:5 seed $s: $a or $b has not finished; left out" >&2
     fi
 done
+# The best baseline on validation, when it is not SASRec (BASELINE=gru4rec-p10: RUNS_DIR/PREFIX-gru4rec-p10-s1),
+# against SASRec and TTT4Rec seed 1 on the 3:2:5 test samples.
+if [ -n "${BASELINE:-}" ]; then
+    base=$runs/$prefix-$BASELINE-s1
+    for m in sasrec ttt4rec; do
+        if per_sample "$base" && per_sample "$runs/$prefix-$m-s1"; then
+            "$build/apps/compare_runs" "$base/per_sample_test.jsonl" "$runs/$prefix-$m-s1/per_sample_test.jsonl" \
+                --metrics NDCG@10,HR@10,NDCG@50,HR@50 --pretty --out "$out/$prefix-compare-325-$BASELINE-vs-$m.json" > /dev/null
+        else
+            echo "analyze_ratio: $base or $runs/$prefix-$m-s1 has not finished; left out" >&2
+        fi
+    done
+fi
 [ ${#gap_args[@]} -gt 0 ] && "$build/apps/plot" gap "${gap_args[@]}" --metric NDCG@10 --out "$out/$prefix-gap.svg" \
     --title "$prefix: TTT4Rec - SASRec test NDCG@10 by training share (95% bootstrap CI over users)"

@@ -160,10 +160,8 @@ int main(int argc, char** argv) {
         std::string title = args["title"].as<std::string>();
         std::string svg;
         if (command == "curves") {
-            // train's --metric names a candidate metric candidates/NDCG@10; metrics.jsonl stores the
-            // validation metrics it computed under their own names.
-            std::string metric = args["metric"].as<std::string>();
-            if (metric.rfind("candidates/", 0) == 0) metric = metric.substr(std::string("candidates/").size());
+            // train's --metric spelling (candidates/NDCG@10 too); metrics.jsonl has the bare name.
+            const std::string metric = parse_metric_name(args["metric"].as<std::string>()).name;
             LinePanel loss{"Training loss", "epoch", "training loss", {}, {}};
             LinePanel valid{"Validation " + metric, "epoch", "validation " + metric, {}, {}};
             for (std::size_t i = 0; i < runs.size(); ++i) {

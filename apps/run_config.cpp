@@ -52,6 +52,12 @@ bool known_model_key(const std::string& key) {
 
 }  // namespace
 
+MetricName parse_metric_name(const std::string& metric) {
+    static constexpr std::string_view prefix = "candidates/";
+    if (metric.rfind(prefix, 0) == 0) return {true, metric.substr(prefix.size())};
+    return {false, metric};
+}
+
 json to_json(const TrainOptions& o) {
     json j;
     JsonWriter w;

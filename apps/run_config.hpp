@@ -81,6 +81,14 @@ struct TrainOptions {
 
 // config.json in both directions. The model section holds the fields RecConfig::visit lists for
 // that model (each field written once, in the model's file).
+// The early-stopping metric as --metric spells it: "NDCG@10" (full ranking) or "candidates/NDCG@10"
+// (the candidate protocol). Validation records either under its bare name (metrics.jsonl "valid").
+struct MetricName {
+    bool on_candidates = false;
+    std::string name;  // without the "candidates/" prefix
+};
+MetricName parse_metric_name(const std::string& metric);
+
 json to_json(const TrainOptions& o);
 TrainOptions train_options_from_json(const json& j);  // throws std::invalid_argument on bad fields
 // The options a run directory was trained with (DIR/config.json).

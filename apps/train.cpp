@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
         // The early-stopping metric must be one that validation computes (known before any training).
         // Full ranking: HR@K, NDCG@K (K in --ks), MRR. The candidate protocol: candidates/HR@K,
         // candidates/NDCG@K (K in 5, 10, 20), candidates/AUC, candidates/GAUC.
-        const bool on_candidates = opt.metric.rfind("candidates/", 0) == 0;
-        const std::string name = on_candidates ? opt.metric.substr(11) : opt.metric;
+        const auto [on_candidates, name] = parse_metric_name(opt.metric);
         bool known_metric = on_candidates ? name == "AUC" || name == "GAUC" : name == "MRR";
         for (int k : on_candidates ? std::vector<int>{5, 10, 20} : opt.eval.ks)
             known_metric |= name == "HR@" + std::to_string(k) || name == "NDCG@" + std::to_string(k);

@@ -210,12 +210,12 @@ bool end_epoch(Session& s, int epoch, const EpochStats& st, clock_type::time_poi
     EvalOptions ve = opt.eval;
     // Validation computes only what early stopping watches: full ranking, or the candidate protocol
     // for a "candidates/<name>" metric.
-    const bool on_candidates = opt.metric.rfind("candidates/", 0) == 0;
+    const auto [on_candidates, metric_name] = parse_metric_name(opt.metric);
     ve.sampled_negatives = 0;
     if (!on_candidates) ve.candidates = 0;
     if (on_candidates) ve.full_ranking = false;
     json valid = evaluate(*s.rec, s.ds, s.split.valid, ve, opt.seed);
-    double value = on_candidates ? valid["candidates"].value(opt.metric.substr(11), -1.0) : valid["full"].value(opt.metric, -1.0);
+    double value = valid[on_candidates ? "candidates" : "full"].value(metric_name, -1.0);
     TT_CHECK(value >= 0, "--metric: '" + opt.metric + "' is not one of the computed metrics");
     double secs = seconds_since(t0);
     json line = {{"epoch", epoch}, {"loss", st.loss_sum / static_cast<double>(std::max<int64_t>(st.done, 1))},

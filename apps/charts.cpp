@@ -376,7 +376,8 @@ Curves read_curves(const std::string& path, const std::string& metric) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error(path + ": cannot open (a run directory written by apps/train has metrics.jsonl)");
     std::map<double, std::pair<double, double>> by_epoch;  // a resumed run may repeat an epoch: keep the last
-    std::string line, names;  // names: the validation metrics of the last line, for the error below
+    std::string line;
+    nlohmann::json last_valid;  // the last line's validation metrics, named in the error below
     int64_t n = 0, with_metric = 0;
     while (std::getline(in, line)) {
         ++n;
@@ -396,17 +397,19 @@ Curves read_curves(const std::string& path, const std::string& metric) {
                 valid = j["valid"][metric].get<double>();
                 ++with_metric;
             }
-            names.clear();
-            for (const auto& [name, v] : j["valid"].items())
-                if (v.is_number() && name != "count") names += (names.empty() ? "" : ", ") + name;
+            last_valid = std::move(j["valid"]);
         }
         by_epoch[j["epoch"].get<double>()] = {j["loss"].get<double>(), valid};
     }
     if (by_epoch.empty()) throw std::runtime_error(path + ": no epoch recorded yet");
     // A chart with an empty panel would look like a run that never validated: name what is there.
-    if (with_metric == 0)
+    if (with_metric == 0) {
+        std::string names;
+        for (const auto& [name, v] : last_valid.items())
+            if (v.is_number() && name != "count") names += (names.empty() ? "" : ", ") + name;
         throw std::runtime_error(path + ": no epoch has the validation metric '" + metric + "'" +
                                  (names.empty() ? std::string(" (no validation recorded)") : " (it has: " + names + ")"));
+    }
     Curves c;
     for (const auto& [e, lv] : by_epoch) {
         c.epoch.push_back(e);

@@ -43,18 +43,18 @@ int main(int argc, char** argv) {
     if (part != "test" && part != "valid") return usage_error(options, "--part must be test or valid");
     EvalOptions eval;
     int threads = 0;
+    const EvalFiles files{args["per-user"].as<std::string>(), args["per-sample"].as<std::string>()};
     try {
         eval = eval_options(args);
         threads = non_negative(args, "threads");
         // Missing files are bad flags: report them before loading anything.
         namespace fs = std::filesystem;
         const std::string run = args["run"].as<std::string>(), data = args["data"].as<std::string>();
-        const std::string per_user = args["per-user"].as<std::string>(), per_sample = args["per-sample"].as<std::string>();
         for (const char* file : {"config.json", "model.safetensors"})
             if (!fs::is_regular_file(run + "/" + file))
                 throw std::invalid_argument("--run " + run + ": no " + file + " there (not a run directory with a finished epoch)");
         if (!data.empty() && !fs::is_regular_file(data)) throw std::invalid_argument("--data: " + data + ": no such file");
-        for (const auto& [flag, path] : {std::pair{"--per-user", per_user}, std::pair{"--per-sample", per_sample}}) {
+        for (const auto& [flag, path] : {std::pair{"--per-user", files.per_user}, std::pair{"--per-sample", files.per_sample}}) {
             if (path.empty()) continue;
             fs::path parent = fs::path(path).parent_path();
             if (!parent.empty() && !fs::is_directory(parent))
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
         if (args.count("candidates-seed")) eval.candidates_seed = given.candidates_seed;
         if (args.count("eval-batch")) eval.batch_size = given.batch_size;
         if (args.count("no-full-ranking")) eval.full_ranking = false;
-        if (!eval.full_ranking && !(args["per-user"].as<std::string>().empty() && args["per-sample"].as<std::string>().empty()))
+        if (!eval.full_ranking && !(files.per_user.empty() && files.per_sample.empty()))
             throw std::invalid_argument("--per-user/--per-sample: these are full-ranking metrics, and this evaluation has none "
                                         "(--no-full-ranking, or a run trained with it)");
         if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
@@ -96,8 +96,7 @@ int main(int argc, char** argv) {
         out["part"] = part;
         out["no_ttt"] = args.count("no-ttt") > 0;
         out["mask_history"] = eval.mask_history;
-        out["metrics"] = evaluate(*run.model, ds, examples, eval, run.options.seed,
-                                  EvalFiles{args["per-user"].as<std::string>(), args["per-sample"].as<std::string>()});
+        out["metrics"] = evaluate(*run.model, ds, examples, eval, run.options.seed, files);
         out["popularity"] = evaluate_popularity(ds, split, examples, eval)["full"];
         std::cout << out.dump() << std::endl;
     });

@@ -28,44 +28,33 @@ per_sample() {  # RUN -> RUN/per_sample_test.jsonl (made once)
 }
 buckets=${BUCKETS:-1-20,21-50,51-100,101-200,201-}  # history lengths; max_len 50: beyond it both see the last 50
 
+compare() {  # RUN_A RUN_B OUT.json [compare_runs flags...] -> paired B - A; 1 if a run has not finished
+    local a=$1 b=$2 json=$3
+    shift 3
+    per_sample "$a" && per_sample "$b" || { echo "analyze_ratio: $a or $b has not finished; left out" >&2; return 1; }
+    "$build/apps/compare_runs" "$a/per_sample_test.jsonl" "$b/per_sample_test.jsonl" \
+        --metrics NDCG@10,HR@10,NDCG@50,HR@50 --pretty --out "$json" "$@" > /dev/null
+}
+
 gap_args=()
 for pair in 1:2:7=-r127 3:2:5= 6:2:2=-r622 loo=-loo; do  # label=tag suffix
     label=${pair%%=*}
     suffix=${pair#*=}
     a=$runs/$prefix-sasrec$suffix-s1
     b=$runs/$prefix-ttt4rec$suffix-s1
-    if per_sample "$a" && per_sample "$b"; then
-        "$build/apps/compare_runs" "$a/per_sample_test.jsonl" "$b/per_sample_test.jsonl" \
-            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets "$buckets" --pretty \
-            --out "$out/$prefix-compare-${label//:/}.json" > /dev/null
+    compare "$a" "$b" "$out/$prefix-compare-${label//:/}.json" --by-length --buckets "$buckets" &&
         gap_args+=(--label "$label" --file-a "$a/per_sample_test.jsonl" --file-b "$b/per_sample_test.jsonl")
-    else
-        echo "analyze_ratio: $label: $a or $b has not finished; left out" >&2
-    fi
 done
 # 3:2:5 has seeds 2 and 3 too: one paired comparison per seed (SASRec seed s against TTT4Rec seed s).
 for s in 2 3; do
-    a=$runs/$prefix-sasrec-s$s
-    b=$runs/$prefix-ttt4rec-s$s
-    if per_sample "$a" && per_sample "$b"; then
-        "$build/apps/compare_runs" "$a/per_sample_test.jsonl" "$b/per_sample_test.jsonl" \
-            --metrics NDCG@10,HR@10,NDCG@50,HR@50 --by-length --buckets "$buckets" --pretty \
-            --out "$out/$prefix-compare-325-s$s.json" > /dev/null
-    else
-        echo "analyze_ratio: 3:2:5 seed $s: $a or $b has not finished; left out" >&2
-    fi
+    compare "$runs/$prefix-sasrec-s$s" "$runs/$prefix-ttt4rec-s$s" "$out/$prefix-compare-325-s$s.json" \
+        --by-length --buckets "$buckets"
 done
 # The best baseline on validation, when it is not SASRec (BASELINE=gru4rec-p10: RUNS_DIR/PREFIX-gru4rec-p10-s1),
 # against SASRec and TTT4Rec seed 1 on the 3:2:5 test samples.
 if [ -n "${BASELINE:-}" ]; then
-    base=$runs/$prefix-$BASELINE-s1
     for m in sasrec ttt4rec; do
-        if per_sample "$base" && per_sample "$runs/$prefix-$m-s1"; then
-            "$build/apps/compare_runs" "$base/per_sample_test.jsonl" "$runs/$prefix-$m-s1/per_sample_test.jsonl" \
-                --metrics NDCG@10,HR@10,NDCG@50,HR@50 --pretty --out "$out/$prefix-compare-325-$BASELINE-vs-$m.json" > /dev/null
-        else
-            echo "analyze_ratio: $base or $runs/$prefix-$m-s1 has not finished; left out" >&2
-        fi
+        compare "$runs/$prefix-$BASELINE-s1" "$runs/$prefix-$m-s1" "$out/$prefix-compare-325-$BASELINE-vs-$m.json"
     done
 fi
 [ ${#gap_args[@]} -gt 0 ] && "$build/apps/plot" gap "${gap_args[@]}" --metric NDCG@10 --out "$out/$prefix-gap.svg" \

@@ -103,20 +103,32 @@ TEST_SUITE("apps/train") {
         // The per-sample file (what compare_runs --by-length reads) has one row per test sample,
         // each with the length of its own prefix, and its rows average to the summary.
         const std::string samples = o.out_dir + "/samples.jsonl";
-        evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed, EvalFiles{"", samples});
-        std::ifstream in(samples);
-        std::string line;
-        std::size_t rows = 0;
-        double ndcg = 0.0;
-        while (std::getline(in, line)) {
-            json row = json::parse(line);
-            const data::Example& e = split.test[rows];  // rows are sorted by (user, history length): so is split.test
-            CHECK(row["history_len"].get<int64_t>() == e.end);
-            ndcg += row["NDCG@10"].get<double>();
-            ++rows;
-        }
-        REQUIRE(rows == split.test.size());
-        CHECK(ndcg / static_cast<double>(rows) == doctest::Approx(r["test"]["full"]["NDCG@10"].get<double>()).epsilon(1e-12));
+        auto check_rows = [&](const std::vector<data::Example>& test) {  // -> mean NDCG@10 of the rows
+            evaluate(*run.model, ds, test, run.options.eval, run.options.seed, EvalFiles{"", samples});
+            std::ifstream in(samples);
+            std::string line;
+            std::size_t rows = 0;
+            double ndcg = 0.0;
+            while (std::getline(in, line)) {
+                json row = json::parse(line);
+                REQUIRE(rows < test.size());
+                const data::Example& e = test[rows];  // rows are sorted by (user, history length): so are the splits
+                CHECK(row["user"].get<std::string>() == ds.ids.user_name(e.user));
+                CHECK(row["history_len"].get<int64_t>() == e.end);
+                ndcg += row["NDCG@10"].get<double>();
+                ++rows;
+            }
+            REQUIRE(rows == test.size());
+            return ndcg / static_cast<double>(rows);
+        };
+        CHECK(check_rows(split.test) == doctest::Approx(r["test"]["full"]["NDCG@10"].get<double>()).epsilon(1e-12));
+        // Under a ratio split a user has several test samples with different prefixes: one row each
+        // (a per-user row would know only the first one's length).
+        DataOptions ratio = run.options.data;
+        ratio.split = "ratio:3:2:5";
+        data::Split rs = make_split(ds, ratio, false, run.options.model.max_len);
+        REQUIRE(rs.test.size() > static_cast<std::size_t>(ds.n_users));
+        check_rows(rs.test);
 
         // The no-TTT ablation changes the model's predictions (the inner loop matters).
         run.model->disable_ttt();

@@ -373,10 +373,76 @@ void transpose_b(const float* B, int64_t ldb, int64_t N, int64_t K, float* bt) {
 #endif
 }
 
-// C (M x N) = op(A) op(B) for tiny sizes: for each row i and each vector of W columns, one register
-// accumulates fma(op(A)(i,k), op(B) row k, acc) for k = 0, 1, ... in order (the micro-kernel's
-// arithmetic with a 1 x 1 tile); leftover columns do the same in scalar fma. A transposed B is first
-// copied into (K, N) rows. Each element's sum has a fixed order: results never depend on threads.
+// The first n (1..W) floats at p as a vector whose other lanes are zero, and the first n lanes of v
+// stored to p: the last, partial column vector of a tiny product (N = 8 on AVX-512, the TTT K x K
+// step matrices), without reading or writing past the row.
+inline batch load_first(const float* p, int n) {
+#if defined(__AVX512F__)
+    return batch(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p));
+#else
+    alignas(64) float t[W] = {};
+    std::copy(p, p + n, t);
+    return batch::load_aligned(t);
+#endif
+}
+inline void store_first(const batch& v, float* p, int n) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
+#else
+    alignas(64) float t[W];
+    v.store_aligned(t);
+    std::copy(t, t + n, p);
+#endif
+}
+
+// One R x V-vector tile of a tiny product, C(R x cols) = op(A)(R x K) · op(B)(K x cols): R·V
+// accumulators, each the fma chain over k = 0, 1, ... of one vector of C (the micro-kernel's
+// arithmetic). With kTail the last vector holds only `tail` columns (lanes past it are zero and
+// never stored).
+template <int R, int V, bool kTail>
+void small_tile(int64_t K, const float* a, int64_t rs_a, int64_t cs_a, const float* b, int64_t ldb, float* c,
+                int64_t ldc, int tail) {
+    batch acc[R][V];
+    for (int i = 0; i < R; ++i)
+        for (int v = 0; v < V; ++v) acc[i][v] = batch(0.0f);
+    for (int64_t k = 0; k < K; ++k) {
+        batch bv[V];
+        for (int v = 0; v < V; ++v)
+            bv[v] = kTail && v == V - 1 ? load_first(b + v * W, tail) : batch::load_unaligned(b + v * W);
+        for (int i = 0; i < R; ++i) {
+            const batch ai(a[i * rs_a]);  // broadcast op(A)(i, k)
+            for (int v = 0; v < V; ++v) acc[i][v] = simd::fma(ai, bv[v], acc[i][v]);
+        }
+        a += cs_a;
+        b += ldb;
+    }
+    for (int i = 0; i < R; ++i)
+        for (int v = 0; v < V; ++v) {
+            if (kTail && v == V - 1)
+                store_first(acc[i][v], c + i * ldc + v * W, tail);
+            else
+                acc[i][v].store_unaligned(c + i * ldc + v * W);
+        }
+}
+
+using SmallTile = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int);
+
+// kSmallTiles[r][v][tail]: the tile of 1, 2, 4 or 8 rows (r = log2) and v + 1 vectors.
+template <int R, int... Vs>
+constexpr std::array<std::array<SmallTile, 2>, sizeof...(Vs)> small_tile_row() {
+    return {{{&small_tile<R, Vs + 1, false>, &small_tile<R, Vs + 1, true>}...}};
+}
+constexpr std::array<std::array<std::array<SmallTile, 2>, 4>, 4> kSmallTiles = {
+    small_tile_row<1, 0, 1, 2, 3>(), small_tile_row<2, 0, 1, 2, 3>(), small_tile_row<4, 0, 1, 2, 3>(),
+    small_tile_row<8, 0, 1, 2, 3>()};
+
+// C (M x N) = op(A) op(B) for tiny sizes (no packing, no blocking, no threads): C is cut into
+// tiles of up to 4 column vectors (the last one partial when N is not a multiple of W) and up to 8
+// rows, so that a tile keeps 8-16 independent fma chains in flight (4 cycles of fma latency x 2 fma
+// pipes need 8; the earlier version had 4 chains and did columns past the last whole vector in
+// scalar code: the TTT-MLP's K x K products, N = 8 < W, ran entirely scalar). A transposed B is first
+// copied into (K, N) rows. Each element is the same fma chain over k in order, whatever the tile,
+// so results never depend on tiling or threads (and equal the earlier version's bits).
 void small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                 const float* B, int64_t ldb, float* C, int64_t ldc) {
     alignas(64) float bt[kSmallGemmMaxFma];  // K*N <= M*N*K <= kSmallGemmMaxFma
@@ -386,28 +452,24 @@ void small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, con
         ldb = N;
     }
     const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;  // op(A)(i,k) = A[i*rs_a + k*cs_a]
-    // Four rows at a time: four independent fma chains keep the fma units busy (one chain would
-    // wait out the fma latency at every k).
-    auto rows = [&]<int R>(int64_t i) {
-        for (int64_t j = 0; j + W <= N; j += W) {
-            batch acc[R];
-            for (int r = 0; r < R; ++r) acc[r] = batch(0.0f);
-            for (int64_t k = 0; k < K; ++k) {
-                const batch b = batch::load_unaligned(B + k * ldb + j);
-                for (int r = 0; r < R; ++r) acc[r] = simd::fma(batch(A[(i + r) * rs_a + k * cs_a]), b, acc[r]);
-            }
-            for (int r = 0; r < R; ++r) acc[r].store_unaligned(C + (i + r) * ldc + j);
-        }
-        for (int64_t j = N / W * W; j < N; ++j)
-            for (int r = 0; r < R; ++r) {
-                float acc = 0.0f;
-                for (int64_t k = 0; k < K; ++k) acc = std::fma(A[(i + r) * rs_a + k * cs_a], B[k * ldb + j], acc);
-                C[(i + r) * ldc + j] = acc;
-            }
-    };
-    int64_t i = 0;
-    for (; i + 4 <= M; i += 4) rows.template operator()<4>(i);
-    for (; i < M; ++i) rows.template operator()<1>(i);
+    const int64_t nvec = ceil_div(N, W);
+    const int tail = static_cast<int>(N - (nvec - 1) * W);  // columns of the last vector, 1..W
+    for (int64_t j0 = 0; j0 < nvec; j0 += 4) {
+        const int v = static_cast<int>(std::min<int64_t>(4, nvec - j0));
+        const bool partial = j0 + v == nvec && tail < static_cast<int>(W);
+        // Rows per tile: 8 with one vector, 4 with two or more (R*V + V + 1 registers must fit).
+        const int64_t rmax = v == 1 ? 8 : 4;
+        int64_t i = 0;
+        auto run = [&](int log2r) {
+            kSmallTiles[static_cast<std::size_t>(log2r)][static_cast<std::size_t>(v - 1)][partial ? 1 : 0](
+                K, A + i * rs_a, rs_a, cs_a, B + j0 * W, ldb, C + i * ldc + j0 * W, ldc, tail);
+            i += int64_t{1} << log2r;
+        };
+        while (i + rmax <= M) run(rmax == 8 ? 3 : 2);
+        while (i + 4 <= M) run(2);
+        while (i + 2 <= M) run(1);
+        while (i < M) run(0);
+    }
 }
 
 // C = beta * C (the whole answer when K == 0 or alpha == 0).

@@ -256,18 +256,24 @@ TEST_SUITE("tensor/matmul") {
 
     TEST_CASE("fused multiply-add: batched tiny products (small_gemm) are one fused chain per element") {
         tt::Rng rng(5);
-        // 16x16x16, 16x19x16, 16x16x9, 16x19x9 per item: at most small_gemm's size, so tt::matmul runs
-        // small_gemm (19 columns: a vector part and scalar leftovers; with trans_b, N = 19 and K = 9
-        // give partial 16 x 16 tiles to the transposition of B).
-        for (const int64_t N : {int64_t{16}, int64_t{19}})
-          for (const int64_t Kd : {int64_t{16}, int64_t{9}}) {
+        // Per item at most small_gemm's size, so tt::matmul runs small_gemm: 16x16x16, 16x19x16,
+        // 16x16x9, 16x19x9 (19 columns: a whole vector and a partial one; with trans_b, N = 19 and
+        // K = 9 give partial 16 x 16 tiles to the transposition of B), the TTT-MLP shapes (8x8x16
+        // and 8x8x64: N = 8, below one AVX-512 vector; 8x64x16: four vectors; 64x16x8), and 13 rows
+        // (tiles of 8, 4 and 1) by 2W + 5 columns.
+        struct Mnk { int64_t M, N, K; };
+        const auto w = static_cast<int64_t>(tt::simd::W);
+        for (const Mnk s : {Mnk{16, 16, 16}, Mnk{16, 19, 16}, Mnk{16, 16, 9}, Mnk{16, 19, 9}, Mnk{8, 8, 16}, Mnk{8, 8, 64},
+                            Mnk{8, 64, 16}, Mnk{64, 16, 8}, Mnk{13, 2 * w + 5, 7}}) {
             for (int t = 0; t < 4; ++t) {
                 const bool ta = t & 1, tb = t & 2;
+                const int64_t M = s.M, N = s.N, Kd = s.K;
+                CAPTURE(M);
                 CAPTURE(N);
                 CAPTURE(Kd);
                 CAPTURE(ta);
                 CAPTURE(tb);
-                const int64_t nb = 3, M = 16;
+                const int64_t nb = 3;
                 const tt::Tensor a = tt::Tensor::randn(ta ? tt::Shape{nb, Kd, M} : tt::Shape{nb, M, Kd}, rng);
                 const tt::Tensor b = tt::Tensor::randn(tb ? tt::Shape{nb, N, Kd} : tt::Shape{nb, Kd, N}, rng);
                 const tt::Tensor c = tt::matmul(a, b, ta, tb);
@@ -279,9 +285,9 @@ TEST_SUITE("tensor/matmul") {
                     CHECK(got == want);
                 }
             }
-          }
-        // Every element kA*kA - 1 (K = 2): 5 rows (a 4-row block and a single row) x W + 3 columns
-        // (vectors and scalar leftovers) per item.
+        }
+        // Every element kA*kA - 1 (K = 2): 5 rows (a 4-row tile and a 1-row tile) x W + 3 columns
+        // (a whole vector and a partial one) per item.
         const int64_t M = 5, N = static_cast<int64_t>(tt::simd::W) + 3;
         Vec A, B;
         sentinel_operands(false, false, M, N, A, B);

@@ -226,7 +226,8 @@ TEST_SUITE("tensor/matmul") {
         tt::Rng rng(13);
         ThreadGuard guard;
         struct Mnk { int64_t M, N, K; };
-        for (const Mnk s : {Mnk{1, 16, 16}, Mnk{16, 16, 1}, Mnk{16, 1, 16}, Mnk{3, 5, 7}, Mnk{16, 16, 32}, Mnk{1, 1, 1}}) {
+        for (const Mnk s : {Mnk{1, 16, 16}, Mnk{16, 16, 1}, Mnk{16, 1, 16}, Mnk{3, 5, 7}, Mnk{16, 16, 32}, Mnk{1, 1, 1},
+                            Mnk{8, 8, 16}, Mnk{8, 64, 16}, Mnk{13, 37, 7}}) {
             for (int t = 0; t < 4; ++t) {
                 const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
                 CAPTURE(s.M);

@@ -200,6 +200,37 @@ Var gelu_erf_grad(const Var& x) {
 }
 
 namespace {
+// gelu_tanh''(x) as one kernel. Its own rule differentiates the same function written with
+// differentiable ops (u = c (x + a x³), t = tanh(u), u' = c (1 + 3a x²)):
+//   gelu'' = (1 − t²) (u' − x t u'² + 3 a c x²)
+// so gelu_tanh has derivatives of every order, each of the first three in one kernel.
+Var gelu_tanh_grad2(const Var& x) {
+    return make_result(tt::unary(UnaryOp::GeluTanhGrad2, x.value()), {x}, "gelu_tanh_grad2",
+                       [](const Var& self, const Var& g) -> Grads {
+                           return vjp_of([](const std::vector<Var>& in) {
+                               constexpr float c = 0.7978845608028654f, a = 0.044715f;
+                               const Var& x = in[0];
+                               Var x2 = square(x);
+                               Var t = tanh(mul(mul(x, add(mul(x2, a), 1.0f)), c));
+                               Var du = mul(add(mul(x2, 3.0f * a), 1.0f), c);
+                               Var inner = add(sub(du, mul(mul(x, t), square(du))), mul(x2, 3.0f * a * c));
+                               return mul(add(neg(square(t)), 1.0f), inner);
+                           }, self.inputs(), g);
+                       });
+}
+}  // namespace
+
+Var gelu_tanh(const Var& x) {
+    return make_result(tt::unary(UnaryOp::GeluTanh, x.value()), {x}, "gelu_tanh",
+                       [](const Var& self, const Var& g) -> Grads { return {mul(g, gelu_tanh_grad(self.input(0)))}; });
+}
+
+Var gelu_tanh_grad(const Var& x) {
+    return make_result(tt::unary(UnaryOp::GeluTanhGrad, x.value()), {x}, "gelu_tanh_grad",
+                       [](const Var& self, const Var& g) -> Grads { return {mul(g, gelu_tanh_grad2(self.input(0)))}; });
+}
+
+namespace {
 // The VJP of swiglu for g as one kernel, [da ; db] stacked (2, ...); its own rule differentiates the
 // same VJP written with differentiable ops (the rules of mul and silu), so swiglu has derivatives of
 // every order.

@@ -41,6 +41,11 @@ Var silu(const Var& x);       // x sigmoid(x), one kernel (SwiGLU's gate)
 Var silu_grad(const Var& x);  // silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), one kernel
 Var gelu_erf(const Var& x);       // exact GELU x Φ(x) (PyTorch's nn.GELU(), RecBole's "gelu"), one kernel
 Var gelu_erf_grad(const Var& x);  // GELU'(x) = Φ(x) + x φ(x), one kernel
+// GELU with the tanh approximation ½ x (1 + tanh(√(2/π) (x + 0.044715 x³))) (ttt.py's gelu, the
+// TTT-MLP inner activation) and its derivative (ttt.py's gelu_bwd, which the dual form's forward
+// pass needs), one kernel each; their rules too, down to gelu''; from there on, composed ops.
+Var gelu_tanh(const Var& x);
+Var gelu_tanh_grad(const Var& x);
 Var swiglu(const Var& a, const Var& b);  // silu(a) ⊙ b (SwiGLU's gate), a and b of one shape: one kernel each way
 
 // ---- normalisation over the last axis (fused kernels, forward and backward) ---------------------

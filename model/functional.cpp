@@ -33,11 +33,4 @@ Var rms_norm(const Var& x, const Var& weight, float eps) {
     return weight.defined() ? mul(y, weight) : y;
 }
 
-
-Var gelu_tanh(const Var& x) {
-    constexpr float kSqrt2OverPi = 0.7978845608028654f;
-    Var inner = mul(add(x, mul(pow(x, 3.0f), 0.044715f)), kSqrt2OverPi);
-    return mul(mul(x, 0.5f), add(tanh(inner), 1.0f));
-}
-
 }  // namespace tt::model

@@ -18,7 +18,7 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps);
 // RMSNorm over the last axis: w ⊙ x / sqrt(mean(x²) + eps).
 Var rms_norm(const Var& x, const Var& weight, float eps);
 
-// silu(x) = x · sigmoid(x) is one fused op: ad::silu (autodiff/ops.hpp).
-Var gelu_tanh(const Var& x);  // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+// silu(x) = x · sigmoid(x) and gelu_tanh(x) = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³))) are fused
+// ops of the engine: ad::silu, ad::gelu_tanh (autodiff/ops.hpp).
 
 }  // namespace tt::model

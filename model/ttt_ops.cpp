@@ -130,16 +130,6 @@ Var ln_fused_l2_grad(const Var& Z, const Var& target, const Var& gamma, const Va
                        });
 }
 
-Var gelu_tanh_grad(const Var& x) {
-    // d/dx 0.5 x (1 + tanh(c (x + a x³))) = 0.5 (1 + t) + 0.5 x (1 − t²) c (1 + 3a x²), t = tanh(·)
-    // (ttt.py gelu_bwd; same constants as functional.cpp gelu_tanh so the two agree to rounding).
-    constexpr float c = 0.7978845608028654f, a = 0.044715f;
-    Var x2 = square(x);
-    Var t = tanh(mul(mul(x, add(mul(x2, a), 1.0f)), c));
-    Var dt = mul(add(mul(x2, 3.0f * a), 1.0f), c);  // d(inner)/dx
-    return add(mul(add(t, 1.0f), 0.5f), mul(mul(mul(x, 0.5f), add(neg(square(t)), 1.0f)), dt));
-}
-
 std::vector<Var> InnerParams::list() const {
     std::vector<Var> out;
     for (const Var* v : {&W1, &b1, &W2, &b2})

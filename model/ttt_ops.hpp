@@ -37,8 +37,8 @@ constexpr float kTTTNormEps = 1e-6f;
 // One fused kernel forward; backward = the §4.2 VJP in differentiable ops (any order).
 Var ln_fused_l2_grad(const Var& Z, const Var& target, const Var& gamma, const Var& beta, float eps = kTTTNormEps);
 
-// gelu_tanh'(x) (ttt.py gelu_bwd) as a composite of differentiable ops, so gelu'' comes for free.
-Var gelu_tanh_grad(const Var& x);
+// gelu_tanh'(x) (ttt.py gelu_bwd) is the engine op ad::gelu_tanh_grad (one kernel, and its rule
+// one kernel too: the dual form below differentiates it in every training step).
 
 // The inner model's state, per (B, H) (or any leading dims): W2/b2 undefined for TTT-Linear.
 struct InnerParams {

@@ -28,6 +28,22 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline batch load(const float* p) { return batch::load_unaligned(p); }
 
+// The last n < W elements of a run as a batch (lanes past n are 0), and back. Elementwise kernels
+// with a transcendental functor (exp, log, tanh: xsimd's round differently from <cmath>'s in about
+// 15% of inputs, measured) push their leftovers through the same vector functor as the body: the
+// runs are parallel_for chunks whose boundaries depend on the thread count, so a scalar leftover
+// loop made an element's bits depend on which chunk ended next to it, i.e. on the thread count.
+inline batch load_tail(const float* p, size_t n) {
+    alignas(64) float t[W] = {};
+    std::copy(p, p + n, t);
+    return batch::load_aligned(t);
+}
+inline void store_tail(const batch& v, float* p, size_t n) {
+    alignas(64) float t[W];
+    v.store_aligned(t);
+    std::copy(t, t + n, p);
+}
+
 // xsimd 8.1 spells the horizontal add `hadd` (renamed reduce_add in 9.0); it has no reduce_max.
 inline float hsum(const batch& v) { return xsimd::hadd(v); }
 inline float hmax(const batch& v) {
@@ -171,6 +187,8 @@ struct TanhF {
     batch operator()(const batch& x) const { return xsimd::tanh(x); }
     float operator()(float x) const { return std::tanh(x); }
 };
+inline batch tanh_of(const batch& x) { return xsimd::tanh(x); }
+inline float tanh_of(float x) { return std::tanh(x); }
 // 1 / (1 + e^-x): for very negative x, e^-x = inf and the result is a clean 0 (no NaN).
 struct SigmoidF {
     batch operator()(const batch& x) const { return batch(1.0f) / (batch(1.0f) + xsimd::exp(-x)); }
@@ -212,6 +230,41 @@ struct SiluGradF {
     }
 };
 
+// GELU, tanh approximation (ttt.py's gelu; TTT-MLP's inner activation), and its first two
+// derivatives, with u = c (x + a x³), t = tanh(u), u' = c (1 + 3a x²):
+//   gelu   = ½ x (1 + t)
+//   gelu'  = ½ (1 + t) + ½ x (1 − t²) u'
+//   gelu'' = (1 − t²) (u' − x t u'² + 3 a c x²)        (from t' = (1 − t²) u', u'' = 6 a c x)
+// One pass each instead of the 8-14 elementwise ops of the composition (TTT4Rec's dual form runs
+// all three on (B,H,K,4D) tensors every mini-batch).
+constexpr float kGeluC = 0.7978845608028654f;  // √(2/π)
+constexpr float kGeluA = 0.044715f;
+struct GeluTanhF {
+    template <class T>
+    T operator()(const T& x) const {
+        const T t = tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x * x));
+        return T(0.5f) * x * (T(1.0f) + t);
+    }
+};
+struct GeluTanhGradF {
+    template <class T>
+    T operator()(const T& x) const {
+        const T x2 = x * x;
+        const T t = tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x2));
+        const T du = T(kGeluC) * (T(1.0f) + T(3.0f * kGeluA) * x2);
+        return T(0.5f) * (T(1.0f) + t) + T(0.5f) * x * (T(1.0f) - t * t) * du;
+    }
+};
+struct GeluTanhGrad2F {
+    template <class T>
+    T operator()(const T& x) const {
+        const T x2 = x * x;
+        const T t = tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x2));
+        const T du = T(kGeluC) * (T(1.0f) + T(3.0f * kGeluA) * x2);
+        return (T(1.0f) - t * t) * (du - x * t * du * du + T(3.0f * kGeluA * kGeluC) * x2);
+    }
+};
+
 template <class Fn>
 void with_unary(UnaryOp op, Fn&& fn) {
     switch (op) {
@@ -229,6 +282,9 @@ void with_unary(UnaryOp op, Fn&& fn) {
         case UnaryOp::Reciprocal: fn(ReciprocalF{}); return;
         case UnaryOp::Silu: fn(SiluF{}); return;
         case UnaryOp::SiluGrad: fn(SiluGradF{}); return;
+        case UnaryOp::GeluTanh: fn(GeluTanhF{}); return;
+        case UnaryOp::GeluTanhGrad: fn(GeluTanhGradF{}); return;
+        case UnaryOp::GeluTanhGrad2: fn(GeluTanhGrad2F{}); return;
     }
 }
 
@@ -236,7 +292,7 @@ template <class F>
 void map_v(F f, const float* x, float* out, size_t n) {
     size_t i = 0;
     for (; i + W <= n; i += W) f(load(x + i)).store_unaligned(out + i);
-    for (; i < n; ++i) out[i] = f(x[i]);
+    if (i < n) store_tail(f(load_tail(x + i, n - i)), out + i, n - i);  // see load_tail
 }
 
 // x^e for a non-negative integer e by repeated squaring: exact for small e, and works for x < 0.
@@ -351,6 +407,17 @@ void unary_ref(UnaryOp op, const float* x, float* out, size_t n) {
                 y = sg * (1.0f + v * (1.0f - sg));
                 break;
             }
+            case UnaryOp::GeluTanh:
+            case UnaryOp::GeluTanhGrad:
+            case UnaryOp::GeluTanhGrad2: {  // in double, from the composition's own form
+                const double xd = v, c = 0.7978845608028654, a = 0.044715;
+                const double t = std::tanh(c * (xd + a * xd * xd * xd)), du = c * (1.0 + 3.0 * a * xd * xd);
+                const double r = op == UnaryOp::GeluTanh      ? 0.5 * xd * (1.0 + t)
+                                 : op == UnaryOp::GeluTanhGrad ? 0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * du
+                                                               : (1.0 - t * t) * (du - xd * t * du * du + 6.0 * a * c * xd * xd / 2.0);
+                y = static_cast<float>(r);
+                break;
+            }
         }
         out[i] = y;
     }
@@ -420,7 +487,7 @@ void pow_scalar(const float* x, float p, float* out, size_t n) {
     const batch vp(p);
     size_t i = 0;
     for (; i + W <= n; i += W) xsimd::exp(vp * simd_log(load(x + i))).store_unaligned(out + i);
-    for (; i < n; ++i) out[i] = std::pow(x[i], p);
+    if (i < n) store_tail(xsimd::exp(vp * simd_log(load_tail(x + i, n - i))), out + i, n - i);  // see load_tail
 }
 void pow_scalar_ref(const float* x, float p, float* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = std::pow(x[i], p);
@@ -958,7 +1025,7 @@ void swiglu(const float* a, const float* b, float* out, size_t n) {
     const SiluF silu;
     size_t i = 0;
     for (; i + W <= n; i += W) (silu(load(a + i)) * load(b + i)).store_unaligned(out + i);
-    for (; i < n; ++i) out[i] = silu(a[i]) * b[i];
+    if (i < n) store_tail(silu(load_tail(a + i, n - i)) * load_tail(b + i, n - i), out + i, n - i);  // see load_tail
 }
 void swiglu_ref(const float* a, const float* b, float* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
@@ -973,9 +1040,11 @@ void swiglu_vjp(const float* a, const float* b, const float* g, float* da, float
         (gi * load(b + i) * silu_grad(x)).store_unaligned(da + i);
         (gi * silu(x)).store_unaligned(db + i);
     }
-    for (; i < n; ++i) {
-        da[i] = g[i] * b[i] * silu_grad(a[i]);
-        db[i] = g[i] * silu(a[i]);
+    if (i < n) {  // see load_tail
+        const size_t m = n - i;
+        const batch x = load_tail(a + i, m), gi = load_tail(g + i, m);
+        store_tail(gi * load_tail(b + i, m) * silu_grad(x), da + i, m);
+        store_tail(gi * silu(x), db + i, m);
     }
 }
 void swiglu_vjp_ref(const float* a, const float* b, const float* g, float* da, float* db, size_t n) {

@@ -50,8 +50,10 @@ Tensor mul_scalar(const Tensor& x, float s);
 Tensor pow_scalar(const Tensor& x, float p);  // x^p elementwise (p = 2, 0.5, -1, ... common cases fast)
 
 // Silu = x sigmoid(x); SiluGrad = its derivative sigmoid(x) (1 + x (1 - sigmoid(x))).
+// GeluTanh = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³))), GeluTanhGrad and GeluTanhGrad2 its first and
+// second derivatives (formulas in kernels.cpp).
 enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Relu, Square, Abs, Step /* x > 0 ? 1 : 0 */, Reciprocal,
-                     Silu, SiluGrad };
+                     Silu, SiluGrad, GeluTanh, GeluTanhGrad, GeluTanhGrad2 };
 Tensor unary(UnaryOp op, const Tensor& x);
 // SwiGLU's gate silu(a) b for a, b of one shape, one pass; its VJP for g (same shape) as
 // [da ; db] stacked along a new leading axis, (2, ...shape): da = g b silu'(a), db = g silu(a).

@@ -453,7 +453,7 @@ void section_matmul() {
     const tt::SgemmConfig cfg = tt::sgemm_config();
     emit({{"section", "matmul"},
           {"config", {{"arch", cfg.arch}, {"simd_width", cfg.simd_width}, {"mr", cfg.mr}, {"nr", cfg.nr},
-                      {"kc", cfg.kc}, {"nc", cfg.nc}}},
+                      {"kc", cfg.kc}, {"nc", cfg.nc}, {"kc_narrow", cfg.kc_narrow}}},
           {"peak_gflops_1thread", peak_per_core()},
           {"peak_gflops_cpu", peak_per_core_cpu()},
 #ifdef TTTREC_HAVE_CBLAS

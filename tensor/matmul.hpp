@@ -14,7 +14,8 @@
 // The fast path follows GotoBLAS/BLIS (see matmul.cpp for the walk-through): op(B) is copied
 // ("packed") into contiguous, aligned panels, and an xsimd register-blocked micro-kernel computes
 // MR x NR tiles of C with fma, reading MR rows of op(A) straight from A (measured faster here than
-// packing A, see matmul.cpp). Threads split the M x N tiles of C, never K: every element of C is
+// packing A, see matmul.cpp; a one-panel-wide C with a transposed big A is solved as Cᵀ = op(B)ᵀ A).
+// Threads split the M x N tiles of C, never K: every element of C is
 // computed by the same sequence of fma's whatever the thread count, so results are bit-identical
 // for 1 and N threads (tt::num_threads(); one thread when called from inside a parallel region).
 //
@@ -44,6 +45,8 @@ struct SgemmConfig {
     int simd_width;  // floats per xsimd::batch<float>: 4 sse2, 8 avx2, 16 avx512
     int mr, nr;      // micro-tile of C held in registers: MR rows x NR columns (NR = a few vectors)
     int kc, nc;      // cache blocks: K-depth of a block, columns of the packed B slab (at depth kc)
+    int kc_narrow;   // K-depth of a block when N <= nr (one panel wide): each element's fma chain
+                     // restarts every kc_narrow instead of every kc (matmul.cpp, block_depth)
     const char* arch;  // xsimd::default_arch::name()
 };
 SgemmConfig sgemm_config();

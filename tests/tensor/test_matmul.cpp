@@ -129,10 +129,16 @@ TEST_SUITE("tensor/matmul") {
             check_gemm({ta, tb, 5, 2 * c.nr + 7, 300}, 1);                     // skinny, B packed
             check_gemm({ta, tb, 300, 2, 300}, 1);                              // skinny
             check_gemm({ta, tb, 40, 2 * c.simd_width, 33}, 1);                 // B read in place (nn, tn)
+            // C one panel wide with >= 512 rows: with trans_a (dE = dlogitsᵀ H) solved transposed,
+            // with padded leading dimensions, and K beyond one K-block of depth kc_narrow
+            check_gemm({ta, tb, 600, c.nr, 300}, 1);
+            check_gemm({ta, tb, 600, c.nr - 3, 70, 1.0f, 0.0f, 5}, 1);
+            check_gemm({ta, tb, 530, 5, c.kc_narrow + 5}, 1);
         }
     }
 
     TEST_CASE("sgemm: alpha, beta and leading dimensions wider than the rows") {
+        const tt::SgemmConfig c = tt::sgemm_config();
         for (int t = 0; t < 4; ++t) {
             const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
             for (float alpha : {1.0f, -0.5f, 2.0f})
@@ -140,6 +146,7 @@ TEST_SUITE("tensor/matmul") {
                     check_gemm({ta, tb, 37, 45, 19, alpha, beta, 0}, 1);
                     check_gemm({ta, tb, 37, 45, 19, alpha, beta, 5}, 1);
                     check_gemm({ta, tb, 13, 100, 260, alpha, beta, 3}, 1);
+                    check_gemm({ta, tb, 600, c.nr, 20, alpha, beta, 3}, 1);  // dE-shaped: alpha != 1 or beta != 0 is not solved transposed
                 }
         }
     }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tensor/parallel.hpp"
+#include "tensor/simd.hpp"
 
 namespace tt::model {
 
@@ -28,7 +29,9 @@ using Grads = std::vector<Var>;
 }
 
 // ================================================================================================
-// kernels, one sequence
+// kernels, one sequence. Multiply-adds are tt::simd::fma (fused on every ISA; xsimd 8.1's fma is a
+// separate multiply and add on AVX-512) and std::fma in the scalar tails, so that a tail element
+// rounds as a vector lane would.
 
 namespace ssm {
 
@@ -64,15 +67,15 @@ void scan_forward(const SeqIn& in, float* y, float* h_last, float* ckpt, int64_t
             int64_t n = 0;
             for (; n + W <= N; n += W) {
                 const batch a = xsimd::exp(vdt * load(Ad + n));              // exp(Δ A)
-                const batch hn = xsimd::fma(a, load(h + n), vbu * load(Bt + n));  // a h + Δ u B
+                const batch hn = simd::fma(a, load(h + n), vbu * load(Bt + n));  // a h + Δ u B
                 hn.store_unaligned(h + n);
-                acc = xsimd::fma(hn, load(Ct + n), acc);                     // Σ_n C h
+                acc = simd::fma(hn, load(Ct + n), acc);                     // Σ_n C h
             }
             float s = hsum(acc);
             for (; n < N; ++n) {
-                const float hn = std::exp(dt * Ad[n]) * h[n] + bu * Bt[n];
+                const float hn = std::fma(std::exp(dt * Ad[n]), h[n], bu * Bt[n]);  // as the vector body
                 h[n] = hn;
-                s += hn * Ct[n];
+                s = std::fma(hn, Ct[n], s);
             }
             y[t * I + d] = s + in.D[d] * ut;
         }
@@ -127,11 +130,11 @@ void scan_backward(const SeqIn& in, const float* gy, const float* gh_last, const
                 for (; n + W <= N; n += W) {
                     const batch av = xsimd::exp(vdt * load(Ad + n));
                     av.store_unaligned(a + n);
-                    xsimd::fma(av, load(hp + n), vbu * load(Bt + n)).store_unaligned(hn + n);
+                    simd::fma(av, load(hp + n), vbu * load(Bt + n)).store_unaligned(hn + n);
                 }
                 for (; n < N; ++n) {
                     a[n] = std::exp(dt * Ad[n]);
-                    hn[n] = a[n] * hp[n] + bu * Bt[n];
+                    hn[n] = std::fma(a[n], hp[n], bu * Bt[n]);  // the forward's states, bit for bit
                 }
             }
             // reverse steps
@@ -146,24 +149,24 @@ void scan_backward(const SeqIn& in, const float* gy, const float* gh_last, const
                 batch accA(0.0f), accB(0.0f);
                 int64_t n = 0;
                 for (; n + W <= N; n += W) {
-                    const batch g = xsimd::fma(vgy, load(Ct + n), load(gh + n));  // g_h[t]
-                    xsimd::fma(vgy, load(hn + n), load(dCt + n)).store_unaligned(dCt + n);
+                    const batch g = simd::fma(vgy, load(Ct + n), load(gh + n));  // g_h[t]
+                    simd::fma(vgy, load(hn + n), load(dCt + n)).store_unaligned(dCt + n);
                     const batch gpa = g * load(hp + n) * load(a + n);           // g_h h[t−1] a
-                    accA = xsimd::fma(gpa, load(Ad + n), accA);
-                    xsimd::fma(gpa, vdt, load(dAd + n)).store_unaligned(dAd + n);
-                    accB = xsimd::fma(g, load(Bt + n), accB);
-                    xsimd::fma(g, vbu, load(dBt + n)).store_unaligned(dBt + n);
+                    accA = simd::fma(gpa, load(Ad + n), accA);
+                    simd::fma(gpa, vdt, load(dAd + n)).store_unaligned(dAd + n);
+                    accB = simd::fma(g, load(Bt + n), accB);
+                    simd::fma(g, vbu, load(dBt + n)).store_unaligned(dBt + n);
                     (g * load(a + n)).store_unaligned(gh + n);                   // to h[t−1]
                 }
                 float sA = hsum(accA), sB = hsum(accB);
                 for (; n < N; ++n) {
-                    const float g = gyt * Ct[n] + gh[n];
-                    dCt[n] += gyt * hn[n];
+                    const float g = std::fma(gyt, Ct[n], gh[n]);  // as the vector body
+                    dCt[n] = std::fma(gyt, hn[n], dCt[n]);
                     const float gpa = g * hp[n] * a[n];
-                    sA += gpa * Ad[n];
-                    dAd[n] += gpa * dt;
-                    sB += g * Bt[n];
-                    dBt[n] += g * bu;
+                    sA = std::fma(gpa, Ad[n], sA);
+                    dAd[n] = std::fma(gpa, dt, dAd[n]);
+                    sB = std::fma(g, Bt[n], sB);
+                    dBt[n] = std::fma(g, bu, dBt[n]);
                     gh[n] = g * a[n];
                 }
                 out.ddelta[t * I + d] = sA + ut * sB;   // Σ_n g_h (h[t−1] a A + B u)

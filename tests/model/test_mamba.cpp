@@ -18,6 +18,7 @@
 
 #include "model/mamba.hpp"
 #include "model/ssm_ops.hpp"
+#include "tensor/simd.hpp"
 #include "tests/gradcheck.hpp"
 
 using namespace tt;
@@ -352,6 +353,31 @@ TEST_CASE("selective scan: chunked-recompute backward == stored-states backward"
             CHECK(max_abs_diff(r.grads[k], stored.grads[k]) == 0.0f);  // same arithmetic, reordered storage
             CHECK(rel_diff(r.grads[k], autodiff.grads[k]) < 1e-5);
         }
+    }
+}
+
+TEST_CASE("selective scan kernel: the state sum Σ_n C h is one fused multiply-add per step, vector body and tail") {
+    // With Δ = 0 every decay is exp(0) = 1 and Δ u B = 0, so each state is its h0 exactly, and with
+    // D = 0 the output is y = Σ_n C[n] h0[n]. Lane 0 of the vector accumulator (n = 0, then n = W)
+    // sees −1 and then kA·kA with kA = 1 + 2⁻¹²: fused, −1 + kA² = 2⁻¹¹ + 2⁻²⁴ exactly; as a
+    // multiply and an add (xsimd 8.1's fma on AVX-512), kA² rounds to 1 + 2⁻¹¹ first and y = 2⁻¹¹.
+    // The same with the second product in the scalar tail (N = W + 1).
+    const auto W = static_cast<int64_t>(tt::simd::W);
+    const float kA = 1.0f + std::ldexp(1.0f, -12);
+    const double fused = static_cast<double>(kA) * kA - 1.0;  // exact in double, and a float
+    for (const int64_t N : {2 * W, W + 1}) {
+        CAPTURE(N);
+        std::vector<float> h0(static_cast<std::size_t>(N), 0.0f), C(static_cast<std::size_t>(N), 0.0f);
+        std::vector<float> A(static_cast<std::size_t>(N), -1.0f), B(static_cast<std::size_t>(N), 0.5f);
+        h0[0] = -1.0f, C[0] = 1.0f;
+        h0[static_cast<std::size_t>(W)] = kA, C[static_cast<std::size_t>(W)] = kA;
+        const float u = 0.0f, delta = 0.0f, D = 0.0f;
+        const ssm::SeqIn in{&u, &delta, A.data(), B.data(), C.data(), &D, h0.data(), 1, 1, N};
+        float y = 0.0f;
+        std::vector<float> h_last(static_cast<std::size_t>(N));
+        ssm::scan_forward(in, &y, h_last.data(), nullptr, 1);
+        CHECK(static_cast<double>(y) == fused);
+        CHECK(h_last == h0);
     }
 }
 

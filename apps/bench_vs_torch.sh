@@ -4,7 +4,7 @@
 #
 # For every round and every configuration it runs our apps/bench section, then the peer, one after
 # the other (ours, peer, ours, peer, ...), with the same thread count, each wrapped in
-# `/usr/bin/time -v` for its peak RSS. The peer gets its best setting, OMP_WAIT_POLICY=PASSIVE
+# `/usr/bin/time -v` for its peak RSS. The peer gets its best settings, tcmalloc (see peer_preload) and OMP_WAIT_POLICY=PASSIVE
 # (see the peer's README). At the end it prints, per configuration, the median over the rounds of
 # each side's sequences/s (training) or users/s (inference) and peak RSS, and the ratios ours/peer.
 #
@@ -69,6 +69,23 @@ case "$blas" in
     exit 1 ;;
 esac
 echo "peer BLAS: $blas"
+# The peer's allocator. PyTorch takes its CPU tensors from glibc malloc, which maps every block above
+# 32 MB (the logits are 87 MB) with a fresh mmap and unmaps it on free: each step then page-faults
+# its activations in again, about 2 million faults a run. Where a fault is expensive (measured on
+# this workplace's Zen 5 machines: ~10 us each, 40% of the peer's time in the kernel, train-ttt 114
+# seq/s) that measures the machine's page faults, not the engine. tcmalloc keeps freed memory, as
+# PyTorch's CPU performance guides recommend (same run: 267 seq/s, 10x fewer faults; jemalloc
+# returned its pages and did not help). Our engine keeps its buffers in its own pool (tensor.cpp).
+peer_preload=""
+for lib in /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4; do
+  if [ -f "$lib" ]; then peer_preload=$lib; break; fi
+done
+if [ -n "$peer_preload" ]; then
+  echo "peer allocator: tcmalloc ($peer_preload)"
+else
+  echo "bench_vs_torch: warning: no tcmalloc for the peer (apt-get install -y libtcmalloc-minimal4); it runs on" >&2
+  echo "  glibc malloc and page-faults its large tensors in at every step, which is slow on some machines" >&2
+fi
 if [ -z "$out" ]; then out=$(mktemp -d /tmp/bench_vs_torch.XXXXXX); fi
 mkdir -p "$out"
 
@@ -108,7 +125,7 @@ for r in $(seq 1 "$rounds"); do
     log="$out/peer-$c-$r.time"
     rm -f "$out/peer-$c-$r.json"
     # shellcheck disable=SC2046  # peer_args is a list of words
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/time -v -o "$log" "$python" "$peer" $(peer_args "$c") --threads "$threads" \
+    OMP_WAIT_POLICY=PASSIVE LD_PRELOAD="$peer_preload" /usr/bin/time -v -o "$log" "$python" "$peer" $(peer_args "$c") --threads "$threads" \
       "${peer_quick[@]}" --json "$out/peer-$c-$r.json" --tag "$c" > "$out/peer-$c-$r.log" 2>&1
     echo "{\"side\": \"peer\", \"config\": \"$c\", \"round\": $r, \"max_rss_kb\": $(max_rss_kb "$log"), \"result\": $(tail -n 1 "$out/peer-$c-$r.json")}" >> "$out/results.jsonl"
     echo "  round $r $c: peer done"

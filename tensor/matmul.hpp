@@ -45,8 +45,8 @@ struct SgemmConfig {
     int simd_width;  // floats per xsimd::batch<float>: 4 sse2, 8 avx2, 16 avx512
     int mr, nr;      // micro-tile of C held in registers: MR rows x NR columns (NR = a few vectors)
     int kc, nc;      // cache blocks: K-depth of a block, columns of the packed B slab (at depth kc)
-    int kc_narrow;   // K-depth of a block when N <= nr (one panel wide): each element's fma chain
-                     // restarts every kc_narrow instead of every kc (matmul.cpp, block_depth)
+    int kc_narrow;   // K-depth of a block when N <= nr (one panel wide) and op(A) = A: each element's
+                     // fma chain restarts every kc_narrow instead of every kc (matmul.cpp, block_depth)
     const char* arch;  // xsimd::default_arch::name()
 };
 SgemmConfig sgemm_config();

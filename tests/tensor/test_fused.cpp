@@ -223,8 +223,8 @@ TEST_SUITE("tensor/matmul") {
             int64_t M, N, K;
         };
         // packed B with column edges; B read in place (N % W == 0, small); K beyond one K-block (of
-        // depth kc, and of depth kc_narrow for a one-panel-wide C); a one-panel-wide C with 520
-        // rows, which with trans_a is solved transposed (Cᵀ = Bᵀ A), K beyond one narrow block.
+        // depth kc, and of depth kc_narrow for a one-panel-wide C without trans_a); a one-panel-wide C
+        // with 520 rows, which with trans_a is solved transposed (Cᵀ = Bᵀ A), K beyond both depths.
         for (const Shape3 s : {Shape3{37, 45, 70}, Shape3{24, 32, 20}, Shape3{13, 3 * nr, kc + 44},
                                Shape3{13, nr, cfg.kc_narrow + 44}, Shape3{520, nr / 4, cfg.kc_narrow + 9}}) {
             for (int t = 0; t < 4; ++t) {
@@ -235,7 +235,7 @@ TEST_SUITE("tensor/matmul") {
                 CAPTURE(ta);
                 CAPTURE(tb);
                 const Vec A = random_vec(static_cast<std::size_t>(s.M * s.K), 21), B = random_vec(static_cast<std::size_t>(s.K * s.N), 22);
-                const Vec want = fma_chain_gemm(ta, tb, s.M, s.N, s.K, A, B, s.N <= nr ? cfg.kc_narrow : kc);
+                const Vec want = fma_chain_gemm(ta, tb, s.M, s.N, s.K, A, B, !ta && s.N <= nr ? cfg.kc_narrow : kc);
                 for (int threads : {1, 2}) {
                     CAPTURE(threads);
                     Vec C(static_cast<std::size_t>(s.M * s.N), -7.0f);

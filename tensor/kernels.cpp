@@ -239,29 +239,33 @@ struct SiluGradF {
 // all three on (B,H,K,4D) tensors every mini-batch).
 constexpr float kGeluC = 0.7978845608028654f;  // √(2/π)
 constexpr float kGeluA = 0.044715f;
+// x², t and u' of the formulas above, shared by the three functors.
+template <class T>
+struct GeluParts {
+    T x2, t, du;
+    explicit GeluParts(const T& x)
+        : x2(x * x),
+          t(tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x2))),
+          du(T(kGeluC) * (T(1.0f) + T(3.0f * kGeluA) * x2)) {}
+};
 struct GeluTanhF {
     template <class T>
     T operator()(const T& x) const {
-        const T t = tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x * x));
-        return T(0.5f) * x * (T(1.0f) + t);
+        return T(0.5f) * x * (T(1.0f) + GeluParts<T>(x).t);
     }
 };
 struct GeluTanhGradF {
     template <class T>
     T operator()(const T& x) const {
-        const T x2 = x * x;
-        const T t = tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x2));
-        const T du = T(kGeluC) * (T(1.0f) + T(3.0f * kGeluA) * x2);
-        return T(0.5f) * (T(1.0f) + t) + T(0.5f) * x * (T(1.0f) - t * t) * du;
+        const GeluParts<T> g(x);
+        return T(0.5f) * (T(1.0f) + g.t) + T(0.5f) * x * (T(1.0f) - g.t * g.t) * g.du;
     }
 };
 struct GeluTanhGrad2F {
     template <class T>
     T operator()(const T& x) const {
-        const T x2 = x * x;
-        const T t = tanh_of(T(kGeluC) * x * (T(1.0f) + T(kGeluA) * x2));
-        const T du = T(kGeluC) * (T(1.0f) + T(3.0f * kGeluA) * x2);
-        return (T(1.0f) - t * t) * (du - x * t * du * du + T(3.0f * kGeluA * kGeluC) * x2);
+        const GeluParts<T> g(x);
+        return (T(1.0f) - g.t * g.t) * (g.du - x * g.t * g.du * g.du + T(3.0f * kGeluA * kGeluC) * g.x2);
     }
 };
 

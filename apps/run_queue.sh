@@ -13,7 +13,8 @@
 # killed at any time and started again: a finished run (TAG/test.json present) is skipped, an
 # interrupted one continues from its last epoch with `train --resume`. With WORKERS > 1 the workers
 # take lines in order and never the same one (a lock directory per run, holding the worker's PID;
-# the lock of a worker that died is taken over). Give each run `--threads 1` when WORKERS = 2 on a
+# the lock of a worker that died is taken over). A worker reads a queue file whole when it reaches it:
+# later edits count for workers started afterwards. Give each run `--threads 1` when WORKERS = 2 on a
 # 2-core machine. Runs are independent, so results do not depend on the number of workers.
 set -u
 usage="usage: run_queue.sh RUNS_ROOT WORKERS QUEUE_FILE [QUEUE_FILE ...]"
@@ -55,11 +56,16 @@ run_one() {  # TAG FLAGS...
 }
 
 worker() {  # QUEUE_FILE...
-    local queue line tag
+    local queue line tag lines
     for queue in "$@"; do
     runs=$root/$(basename "$queue" .txt)
     mkdir -p "$runs"
-    while IFS= read -r line; do
+    # The whole file is read before the first run starts: a loop reading it line by line as it goes
+    # kept a byte offset into the file, so editing the file under a running worker (an editor
+    # writing in place, or git replacing it) made it read from the middle of a line and run the
+    # fragment as a run (seen: tag "-fe", a default training started by hand-edited queue).
+    mapfile -t lines < "$queue"
+    for line in "${lines[@]}"; do
         line=${line%%#*}
         read -r -a words <<< "$line"
         [ ${#words[@]} -eq 0 ] && continue
@@ -67,10 +73,13 @@ worker() {  # QUEUE_FILE...
         [ -f "$runs/$tag/test.json" ] && continue
         [ -f "$runs/$tag.failed" ] && continue
         claim "$tag" || continue
+        # Checked again under the lock: another worker may have finished this run and released
+        # its lock between the check above and the claim (it then ran twice).
+        if [ -f "$runs/$tag/test.json" ] || [ -f "$runs/$tag.failed" ]; then rm -rf "$runs/$tag.lock"; continue; fi
         run_one "${words[@]}"
         [ -f "$runs/$tag/test.json" ] || touch "$runs/$tag.failed"
         rm -rf "$runs/$tag.lock"
-    done < "$queue"
+    done
     done
 }
 

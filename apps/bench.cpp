@@ -563,7 +563,7 @@ Timing time_steps(const std::function<void()>& step, int max_steps) {
     std::sort(sorted.begin(), sorted.end());
     const std::size_t n = sorted.size();
     const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    return {median, sorted.front(), 0.0, static_cast<int>(n)};
+    return {median, sorted.front(), 0.0, 0.0, static_cast<int>(n)};  // no CPU times here
 }
 
 // Peak resident set of this process so far, in MB (Linux reports ru_maxrss in KB).

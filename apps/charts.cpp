@@ -358,7 +358,8 @@ std::string svg_gap_chart(const std::string& title, const std::string& y_label, 
         o << "<circle cx=\"" << px(x) << "\" cy=\"" << px(ya(p.diff)) << "\" r=\"5.5\" fill=\"" << (excludes_zero ? color(0) : "white")
           << "\" stroke=\"" << color(0) << "\" stroke-width=\"2\"><title>" << esc(tip.str()) << "</title></circle>\n";
         // The value beside the dot; p under it when known.
-        std::string value = (p.diff > 0 ? "+" : "") + num(p.diff, 4);
+        std::string value = num(p.diff, 4);
+        if (p.diff > 0) value.insert(0, 1, '+');
         o << "<text x=\"" << px(x + 12) << "\" y=\"" << px(ya(p.diff) + 4) << "\" font-size=\"12\">" << esc(value) << "</text>\n";
         if (std::isfinite(p.p_value))
             o << "<text x=\"" << px(x + 12) << "\" y=\"" << px(ya(p.diff) + 19) << "\" font-size=\"11\" fill=\"#555555\">"

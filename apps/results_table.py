@@ -67,7 +67,8 @@ def fmt(values, digits=4):
 def main():
     import argparse
     ap = argparse.ArgumentParser(description="the README results table from finished run directories")
-    ap.add_argument("runs")
+    ap.add_argument("runs", nargs="+", help="directories of run directories (several: their runs are pooled, "
+                                            "e.g. a queue and the queue of its extra seeds)")
     ap.add_argument("--metrics", default=",".join(METRICS))
     ap.add_argument("--kind", choices=["full", "candidates"], default="full")
     ap.add_argument("--valid-metric", default="NDCG@10")
@@ -76,16 +77,16 @@ def main():
                     help="also a table of the validation metric after these epochs, e.g. 1,3,5,10,50 "
                          "(a run that stopped earlier shows its last epoch's value, marked *)")
     args = ap.parse_args()
-    root = args.runs
     metrics = args.metrics.split(",")
     published = PUBLISHED if args.published == "loo" else {}
     groups = {}
-    for name in sorted(os.listdir(root)):
-        m = re.fullmatch(r"([a-z0-9]+)-(.+)-s(\d+)", name)
-        path = os.path.join(root, name)
-        if not m or not os.path.isfile(os.path.join(path, "test.json")):
-            continue
-        groups.setdefault((m.group(1), m.group(2)), []).append(load_run(path))
+    for root in args.runs:
+        for name in sorted(os.listdir(root)):
+            m = re.fullmatch(r"([a-z0-9]+)-(.+)-s(\d+)", name)
+            path = os.path.join(root, name)
+            if not m or not os.path.isfile(os.path.join(path, "test.json")):
+                continue
+            groups.setdefault((m.group(1), m.group(2)), []).append(load_run(path))
 
     for dataset in sorted({d for d, _ in groups}):
         kind = "full ranking" if args.kind == "full" else "candidate protocol"

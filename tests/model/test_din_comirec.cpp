@@ -448,6 +448,45 @@ TEST_CASE("DIN: padding never changes a logit (more padding, another padding row
     }
 }
 
+TEST_CASE("DIN: rows scored in length chunks give each row its own logits, in the caller's order") {
+    // DIN sorts a batch's rows by history length and scores them in chunks of similar length
+    // (din.cpp, LengthChunk). Each row must come back where it was, with the logits it has alone.
+    auto m = tiny_model("din", 40);
+    const int64_t T = m->config().max_len, B = 9, M = 4;
+    History h = random_history(B, T, 40, 17);
+    Rng rng(5);
+    std::vector<int32_t> cand(static_cast<std::size_t>(B * M));
+    for (auto& x : cand) x = 1 + static_cast<int32_t>(rng.below(40));
+    IntTensor cands(Shape{B, M}, cand);
+    Tensor all = m->score_candidates(h.items, h.lengths, cands);  // (B, M)
+    std::set<int32_t> lengths_seen;
+    for (int64_t b = 0; b < B; ++b) {
+        const int32_t len = h.lengths[b];
+        lengths_seen.insert(len);
+        std::vector<int32_t> row(h.items.data() + b * T, h.items.data() + b * T + len);
+        Tensor one = m->score_candidates(IntTensor(Shape{1, len}, row), IntTensor(Shape{1}, {len}),
+                                         IntTensor(Shape{1, M}, std::vector<int32_t>(cand.begin() + b * M, cand.begin() + (b + 1) * M)));
+        for (int64_t j = 0; j < M; ++j) CHECK(all.data()[b * M + j] == doctest::Approx(one.data()[j]).epsilon(1e-6));
+    }
+    CHECK(lengths_seen.size() >= 4);  // several chunks, in an order that is not the batch's
+    // The loss is the mean over rows of each row's own loss (every row has 1 + K terms).
+    TrainBatch tb = random_batch(*m, B, 23);
+    Rng state(9);
+    const double batch_loss = loss_at(*m, tb, state, false);
+    double sum = 0;
+    const int64_t K = m->train_negatives();
+    for (int64_t b = 0; b < B; ++b) {
+        TrainBatch one;
+        const int32_t len = tb.lengths[b];
+        one.items = IntTensor(Shape{1, len}, std::vector<int32_t>(tb.items.data() + b * T, tb.items.data() + b * T + len));
+        one.lengths = IntTensor(Shape{1}, {len});
+        one.targets = IntTensor(Shape{1}, {tb.targets[b]});
+        one.negatives = IntTensor(Shape{1, K}, std::vector<int32_t>(tb.negatives.data() + b * K, tb.negatives.data() + (b + 1) * K));
+        sum += loss_at(*m, one, state, false);
+    }
+    CHECK(batch_loss == doctest::Approx(sum / static_cast<double>(B)).epsilon(1e-5));
+}
+
 TEST_CASE("DIN: non-embedding parameter count of RecBole's sizes (H 10, MLPs [256, 256, 256])") {
     Rng rng(1);
     RecConfig c = default_config("din");

@@ -136,6 +136,11 @@ TEST_SUITE("apps/train") {
         CHECK(frozen != r["test"]);
     }
 
+}
+
+// A suite of its own so that meson runs it beside the rest of apps/train: under the sanitizers in
+// CI these end-to-end runs take minutes, and one suite runs on one core.
+TEST_SUITE("apps/train-reproducible") {
     TEST_CASE("training is bit-identical with 1 and 2 threads") {
         // No kernel reduces across threads in a thread-count-dependent order (matmul splits C,
         // never K), so the whole run, and not only each op, must not depend on the thread count.
@@ -231,6 +236,9 @@ TEST_SUITE("apps/train") {
         for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == a[i]);
     }
 
+}
+
+TEST_SUITE("apps/train") {
     TEST_CASE("--dropout acts on every model in training, and never in evaluation") {
         // A flag that a model silently ignores would make an ablation report nothing (ttt4rec-fe,
         // whose published dropout is 0, once had no dropout layer at all).

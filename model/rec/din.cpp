@@ -40,6 +40,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "model/rec/comirec.hpp"  // append_window / check_window (the re-encoded stream window)
 #include "model/rec/common.hpp"
@@ -211,7 +212,7 @@ public:
         const IntTensor candidates(Shape{B, 1 + K}, std::move(cands));
         std::vector<Var> parts;
         for (const LengthChunk& ch : length_chunks(batch.items, 1 + K))
-            parts.push_back(logits(gather_rows(batch.items, ch.rows, ch.t_max), gather_rows(candidates, ch.rows, 1 + K), ctx));
+            parts.push_back(logits(select_rows(batch.items, ch.rows, ch.t_max), select_rows(candidates, ch.rows, 1 + K), ctx));
         return bce_with_logits(parts.size() == 1 ? parts[0] : concat(parts, 0), labels);  // (B, 1+K) in chunk order
     }
 
@@ -225,7 +226,7 @@ public:
         TT_CHECK(candidates.shape()[0] == N, "din: candidates must have one row per history");
         Tensor out = Tensor::empty(Shape{N, M});  // (N, M), rows back in the caller's order
         for (const LengthChunk& ch : length_chunks(items, M)) {
-            Tensor s = logits(gather_rows(items, ch.rows, ch.t_max), gather_rows(candidates, ch.rows, M), Ctx{}).value();
+            Tensor s = logits(select_rows(items, ch.rows, ch.t_max), select_rows(candidates, ch.rows, M), Ctx{}).value();
             for (std::size_t r = 0; r < ch.rows.size(); ++r)
                 std::copy_n(s.data() + static_cast<int64_t>(r) * M, M, out.data() + ch.rows[r] * M);
         }
@@ -293,18 +294,24 @@ private:
     };
     static constexpr int64_t kChunkPairs = int64_t{1} << 15;
 
-    // items (B, T) right-padded; M = candidates per row.
-    static std::vector<LengthChunk> length_chunks(const IntTensor& items, int64_t M) {
+    // Each row's history length of right-padded items (B, T): one past its last non-padding id.
+    static std::vector<int64_t> history_lengths(const IntTensor& items) {
         const int64_t B = items.shape()[0], T = items.shape()[1];
-        std::vector<int64_t> len(static_cast<std::size_t>(B), 0), order(static_cast<std::size_t>(B));
-        for (int64_t b = 0; b < B; ++b) {
+        std::vector<int64_t> len(static_cast<std::size_t>(B), 0);
+        for (int64_t b = 0; b < B; ++b)
             for (int64_t t = T - 1; t >= 0; --t)
                 if (items[b * T + t] != 0) {
                     len[static_cast<std::size_t>(b)] = t + 1;
                     break;
                 }
-            order[static_cast<std::size_t>(b)] = b;
-        }
+        return len;
+    }
+
+    // items (B, T) right-padded; M = candidates per row.
+    static std::vector<LengthChunk> length_chunks(const IntTensor& items, int64_t M) {
+        const std::vector<int64_t> len = history_lengths(items);
+        std::vector<int64_t> order(len.size());
+        std::iota(order.begin(), order.end(), int64_t{0});
         std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return len[static_cast<std::size_t>(x)] > len[static_cast<std::size_t>(y)]; });
         std::vector<LengthChunk> chunks;
         for (int64_t r : order) {
@@ -317,8 +324,9 @@ private:
         return chunks;
     }
 
-    // The first `width` columns of the given rows of x (B, T) -> (rows, width).
-    static IntTensor gather_rows(const IntTensor& x, const std::vector<int64_t>& rows, int64_t width) {
+    // The first `width` columns of the given rows of x (B, T) -> (rows, width). (Ids, not a graph
+    // op: not ad::gather_rows.)
+    static IntTensor select_rows(const IntTensor& x, const std::vector<int64_t>& rows, int64_t width) {
         const int64_t T = x.shape()[1];
         std::vector<int32_t> out(rows.size() * static_cast<std::size_t>(width));
         for (std::size_t r = 0; r < rows.size(); ++r)
@@ -328,19 +336,13 @@ private:
 
     // Drops the all-padding columns at the right: padding never changes a logit.
     static IntTensor trimmed(const IntTensor& items) {
-        const int64_t B = items.shape()[0], T = items.shape()[1];
-        int64_t Tm = 1;
-        for (int64_t b = 0; b < B; ++b)
-            for (int64_t t = T - 1; t >= Tm; --t)
-                if (items[b * T + t] != 0) {
-                    Tm = t + 1;
-                    break;
-                }
-        if (Tm == T) return items;
-        std::vector<int32_t> ids(static_cast<std::size_t>(B * Tm));
-        for (int64_t b = 0; b < B; ++b)
-            for (int64_t t = 0; t < Tm; ++t) ids[static_cast<std::size_t>(b * Tm + t)] = items[b * T + t];
-        return IntTensor(Shape{B, Tm}, std::move(ids));
+        const std::vector<int64_t> len = history_lengths(items);
+        int64_t Tm = 1;  // at least one position, even for a batch of empty histories
+        for (int64_t l : len) Tm = std::max(Tm, l);
+        if (Tm == items.shape()[1]) return items;
+        std::vector<int64_t> all(len.size());
+        std::iota(all.begin(), all.end(), int64_t{0});
+        return select_rows(items, all, Tm);
     }
 
     Tensor score_all(const IntTensor& items) const {

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "model/rec/comirec.hpp"
@@ -468,7 +469,8 @@ TEST_CASE("DIN: rows scored in length chunks give each row its own logits, in th
                                          IntTensor(Shape{1, M}, std::vector<int32_t>(cand.begin() + b * M, cand.begin() + (b + 1) * M)));
         for (int64_t j = 0; j < M; ++j) CHECK(all.data()[b * M + j] == doctest::Approx(one.data()[j]).epsilon(1e-6));
     }
-    CHECK(lengths_seen.size() >= 4);  // several chunks, in an order that is not the batch's
+    CHECK(lengths_seen.size() >= 4);  // several chunks (a chunk's rows are within 4/5 of its longest)
+    CHECK_FALSE(std::is_sorted(h.lengths.data(), h.lengths.data() + B, std::greater<>()));  // chunk order != batch order
     // The loss is the mean over rows of each row's own loss (every row has 1 + K terms).
     TrainBatch tb = random_batch(*m, B, 23);
     Rng state(9);

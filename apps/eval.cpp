@@ -8,6 +8,7 @@
 // (its config.json), so that eval reproduces the metrics train printed; a flag given overrides.
 //   eval --run runs/beauty --data other/Beauty.txt --no-ttt --per-user users.jsonl
 //   eval --run runs/ml100k-ttt4rec --per-sample samples.jsonl   # for compare_runs --by-length
+//   eval --run runs/candidates/beauty-din-s1 --no-full-ranking --per-group groups.jsonl   # candidate protocol
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <iostream>
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
          cxxopts::value<std::string>()->default_value(""))
         ("per-sample", "also write one line per evaluated sample (history length, target rank, metrics): "
          "what compare_runs --by-length buckets exactly under a ratio split", cxxopts::value<std::string>()->default_value(""))
+        ("per-group", "candidate protocol: also write one line per candidate group (user, history length, the positive's rank, "
+         "HR/NDCG@5,10,20, the group's AUC, logloss), for compare_runs", cxxopts::value<std::string>()->default_value(""))
         ("threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
         ("h,help", "print this help");
     add_eval_flags(options);
@@ -43,7 +46,7 @@ int main(int argc, char** argv) {
     if (part != "test" && part != "valid") return usage_error(options, "--part must be test or valid");
     EvalOptions eval;
     int threads = 0;
-    const EvalFiles files{args["per-user"].as<std::string>(), args["per-sample"].as<std::string>()};
+    const EvalFiles files{args["per-user"].as<std::string>(), args["per-sample"].as<std::string>(), args["per-group"].as<std::string>()};
     try {
         eval = eval_options(args);
         threads = non_negative(args, "threads");
@@ -54,7 +57,8 @@ int main(int argc, char** argv) {
             if (!fs::is_regular_file(run + "/" + file))
                 throw std::invalid_argument("--run " + run + ": no " + file + " there (not a run directory with a finished epoch)");
         if (!data.empty() && !fs::is_regular_file(data)) throw std::invalid_argument("--data: " + data + ": no such file");
-        for (const auto& [flag, path] : {std::pair{"--per-user", files.per_user}, std::pair{"--per-sample", files.per_sample}}) {
+        for (const auto& [flag, path] : {std::pair{"--per-user", files.per_user}, std::pair{"--per-sample", files.per_sample},
+                                         std::pair{"--per-group", files.per_group}}) {
             if (path.empty()) continue;
             fs::path parent = fs::path(path).parent_path();
             if (!parent.empty() && !fs::is_directory(parent))
@@ -79,6 +83,9 @@ int main(int argc, char** argv) {
         if (!eval.full_ranking && !(files.per_user.empty() && files.per_sample.empty()))
             throw std::invalid_argument("--per-user/--per-sample: these are full-ranking metrics, and this evaluation has none "
                                         "(--no-full-ranking, or a run trained with it)");
+        if (eval.candidates <= 0 && !files.per_group.empty())
+            throw std::invalid_argument("--per-group: candidate-protocol metrics, and this evaluation has none (give --candidates N, "
+                                        "or evaluate a run trained with it)");
         if (!args["data"].as<std::string>().empty()) run.options.data.path = args["data"].as<std::string>();
         tt::data::Dataset ds = load_data(run.options.data);
         if (ds.n_items != run.options.model.n_items)

@@ -64,9 +64,13 @@ json evaluate(const Recommender& model, const data::Dataset& ds, const std::vect
         data::CandidateSet cs = data::make_candidates(ds, examples, eval.candidates, eval.candidates_seed);
         data::BatchOptions cb = bo;
         cb.negatives = 0;
+        const data::GroupMetricOptions gm;
+        std::vector<data::GroupRecord> groups;
         j["candidates"] = metrics_json(data::evaluate_candidates(
-            ds, examples, cs, cb, [&](const data::Batch& b, const IntTensor& c) { return model.score_candidates(b.items, b.lengths, c); }));
+            ds, examples, cs, cb, [&](const data::Batch& b, const IntTensor& c) { return model.score_candidates(b.items, b.lengths, c); },
+            gm, files.per_group.empty() ? nullptr : &groups));
         j["candidates"]["negatives"] = eval.candidates;
+        if (!files.per_group.empty()) model::atomic_write_file(files.per_group, data::per_group_jsonl(groups, gm.ks, ds.ids));
     }
     if (!files.per_user.empty()) {
         std::ostringstream os;

@@ -13,11 +13,12 @@ namespace tt::app {
 
 // Metrics of `model` on `examples`: "full" ranking, plus "sampled_N" when eval.sampled_negatives
 // and "candidates" (the candidate protocol) when eval.candidates.
-// Files of full-ranking metrics to write beside the summary (empty path: not written), for
-// apps/compare_runs: one JSON line per user, or one per evaluated sample (its history length and
-// the target's rank), which --by-length buckets exactly under a ratio split.
+// Files to write beside the summary (empty path: not written), for apps/compare_runs. Full
+// ranking: one JSON line per user, or one per evaluated sample (its history length and the
+// target's rank), which --by-length buckets exactly under a ratio split. Candidate protocol: one
+// line per candidate group (data::per_group_jsonl).
 struct EvalFiles {
-    std::string per_user, per_sample;
+    std::string per_user, per_sample, per_group;
 };
 json evaluate(const model::Recommender& model, const data::Dataset& ds, const std::vector<data::Example>& examples,
               const EvalOptions& eval, uint64_t seed, const EvalFiles& files = {});

@@ -234,7 +234,8 @@ Tensor gather_candidate_scores(const Tensor& full_scores, const IntTensor& candi
 }
 
 MetricValues evaluate_candidates(const Dataset& ds, std::span<const Example> examples, const CandidateSet& cs,
-                                 const BatchOptions& opt, const CandidateScorer& score, const GroupMetricOptions& metrics) {
+                                 const BatchOptions& opt, const CandidateScorer& score, const GroupMetricOptions& metrics,
+                                 std::vector<GroupRecord>* groups) {
     BatchOptions bo = opt;
     bo.shuffle = false;
     bo.negatives = 0;
@@ -249,7 +250,14 @@ MetricValues evaluate_candidates(const Dataset& ds, std::span<const Example> exa
         TT_CHECK(s.defined() && s.rank() == 2 && s.dim(0) == cand.shape()[0] && s.dim(1) == cand.shape()[1],
                  "evaluate_candidates: the scorer returned " + (s.defined() ? s.shape().str() : std::string("nothing")) +
                      " for candidates " + cand.shape().str());
-        gm.add_candidates(s);
+        if (!groups) {
+            gm.add_candidates(s);
+            continue;
+        }
+        std::vector<GroupValues> values;
+        gm.add_candidates(s, &values);
+        for (std::size_t r = 0; r < values.size(); ++r)
+            groups->push_back({b.examples[r].user, b.examples[r].end, std::move(values[r])});
     }
     return gm.result();
 }

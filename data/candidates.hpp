@@ -115,9 +115,17 @@ Tensor gather_candidate_scores(const Tensor& full_scores, const IntTensor& candi
 // score_candidates(batch.items, batch.lengths, candidates) — and accumulates GroupMetrics, one
 // group per example. Throws DataError if an example has no list, std::invalid_argument if the
 // scores do not have the candidates' shape.
+// With `groups`, one record per example is appended, in the order of `examples`: the example's
+// (user, end) and its group's own values (data/significance.hpp writes them for compare_runs).
+struct GroupRecord {
+    int32_t user = 0;
+    int32_t end = 0;  // the target's position in the user's sequence = the length of its history
+    GroupValues values;
+};
 using CandidateScorer = std::function<Tensor(const Batch& batch, const IntTensor& candidates)>;
 MetricValues evaluate_candidates(const Dataset& ds, std::span<const Example> examples, const CandidateSet& cs,
-                                 const BatchOptions& opt, const CandidateScorer& score, const GroupMetricOptions& metrics = {});
+                                 const BatchOptions& opt, const CandidateScorer& score, const GroupMetricOptions& metrics = {},
+                                 std::vector<GroupRecord>* groups = nullptr);
 
 // One list per example (examples with the same (user, end) share one). Throws DataError when a
 // user has fewer than n_negatives items to draw from, std::invalid_argument on bad arguments.

@@ -85,23 +85,32 @@ void GroupMetrics::reset() {
     all_labels_.clear();
 }
 
-void GroupMetrics::add_group(std::span<const float> scores, std::span<const int32_t> labels) {
+GroupValues GroupMetrics::add_group(std::span<const float> scores, std::span<const int32_t> labels) {
     check_labels(scores, labels, "GroupMetrics::add_group");
     TT_CHECK(!scores.empty(), "GroupMetrics::add_group: a group needs at least one candidate");
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    GroupValues g;
+    g.instances = static_cast<int64_t>(scores.size());
+    g.hr.assign(opt_.ks.size(), nan);
+    g.ndcg.assign(opt_.ks.size(), nan);
+    g.auc = nan;
 
     // Ranking metrics, when there is something to find.
     std::vector<int64_t> ranks = positive_ranks(scores, labels);
     if (!ranks.empty()) {
         ++groups_ranked_;
+        g.rank = ranks[0];
         for (std::size_t k = 0; k < opt_.ks.size(); ++k) {
             const int64_t K = opt_.ks[k];
-            if (ranks[0] <= K) hr_[k] += 1.0;
+            g.hr[k] = ranks[0] <= K ? 1.0 : 0.0;
             double dcg = 0, idcg = 0;
             for (int64_t r : ranks)
                 if (r <= K) dcg += 1.0 / std::log2(static_cast<double>(r) + 1.0);
             const int64_t ideal = std::min<int64_t>(static_cast<int64_t>(ranks.size()), K);
             for (int64_t r = 1; r <= ideal; ++r) idcg += 1.0 / std::log2(static_cast<double>(r) + 1.0);
-            ndcg_[k] += dcg / idcg;
+            g.ndcg[k] = dcg / idcg;
+            hr_[k] += g.hr[k];
+            ndcg_[k] += g.ndcg[k];
         }
     }
 
@@ -110,6 +119,7 @@ void GroupMetrics::add_group(std::span<const float> scores, std::span<const int3
     const auto n_neg = static_cast<double>(scores.size()) - n_pos;
     if (n_pos > 0 && n_neg > 0) {
         const double a = auc_sorted(sorted_pairs(scores, labels));
+        g.auc = a;
         const double w = opt_.gauc_weight == GaucWeight::Impressions ? n_pos + n_neg
                          : opt_.gauc_weight == GaucWeight::Clicks    ? n_pos
                                                                      : 1.0;
@@ -120,24 +130,31 @@ void GroupMetrics::add_group(std::span<const float> scores, std::span<const int3
 
     // logloss on sigma(score), and the pooled instances for the global AUC.
     const double eps = opt_.logloss_eps;
+    double group_logloss = 0;
     for (std::size_t i = 0; i < scores.size(); ++i) {
         const double s = scores[i];
         double p = 1.0 / (1.0 + std::exp(-s));
         if (!std::isnan(p)) p = std::clamp(p, eps, 1.0 - eps);
-        logloss_sum_ -= labels[i] ? std::log(p) : std::log(1.0 - p);
+        group_logloss -= labels[i] ? std::log(p) : std::log(1.0 - p);
     }
+    logloss_sum_ += group_logloss;
+    g.logloss = group_logloss / static_cast<double>(scores.size());
     all_scores_.insert(all_scores_.end(), scores.begin(), scores.end());
     all_labels_.insert(all_labels_.end(), labels.begin(), labels.end());
+    return g;
 }
 
-void GroupMetrics::add_candidates(const Tensor& scores) {
+void GroupMetrics::add_candidates(const Tensor& scores, std::vector<GroupValues>* groups) {
     TT_CHECK(scores.defined() && scores.rank() == 2 && scores.dim(1) >= 1,
              "GroupMetrics::add_candidates: scores must be (B, M) with column 0 = the positive");
     const int64_t B = scores.dim(0), M = scores.dim(1);
     std::vector<int32_t> labels(static_cast<std::size_t>(M), 0);
     labels[0] = 1;
     const float* p = scores.data();
-    for (int64_t r = 0; r < B; ++r) add_group({p + r * M, static_cast<std::size_t>(M)}, labels);
+    for (int64_t r = 0; r < B; ++r) {
+        GroupValues g = add_group({p + r * M, static_cast<std::size_t>(M)}, labels);
+        if (groups) groups->push_back(std::move(g));
+    }
 }
 
 MetricValues GroupMetrics::result() const {

@@ -60,6 +60,21 @@ enum class GaucWeight {
     Uniform,      // every group weighs 1
 };
 
+// One group's own values, the terms add_group adds to the sums: for per-example output (apps/eval
+// --per-group) and paired tests between models scored on the same candidates (compare_runs).
+//   rank     rank of the best positive under the tie rule (-1 if the group has no positive)
+//   hr, ndcg one value per K (NaN if the group has no positive)
+//   auc      the group's own AUC (NaN unless it has both classes). The mean of `auc` over groups
+//            is GAUC with GaucWeight::Uniform, and with the default weight too when every group
+//            has the same size (always under the protocol: 1 + N candidates per group)
+//   logloss  mean over the group's instances; likewise its mean over equal-size groups is logloss
+struct GroupValues {
+    int64_t rank = -1;
+    std::vector<double> hr, ndcg;
+    double auc = 0, logloss = 0;
+    int64_t instances = 0;
+};
+
 struct GroupMetricOptions {
     std::vector<int> ks = {5, 10, 20};
     GaucWeight gauc_weight = GaucWeight::Impressions;
@@ -78,11 +93,12 @@ public:
     explicit GroupMetrics(GroupMetricOptions opt = {});
 
     // One group: scores and 0/1 labels of its M >= 1 candidates (any other label value, or sizes
-    // that differ, throw std::invalid_argument).
-    void add_group(std::span<const float> scores, std::span<const int32_t> labels);
+    // that differ, throw std::invalid_argument). Returns the group's own values.
+    GroupValues add_group(std::span<const float> scores, std::span<const int32_t> labels);
     // A batch in the candidate layout of data/candidates.hpp: scores (B, M), column 0 = the
-    // positive, columns 1..M-1 = negatives. Each row is one group.
-    void add_candidates(const Tensor& scores);
+    // positive, columns 1..M-1 = negatives. Each row is one group; with `groups`, each row's
+    // values are appended to it in row order.
+    void add_candidates(const Tensor& scores, std::vector<GroupValues>* groups = nullptr);
 
     // "HR@K" and "NDCG@K" for each K, "AUC", "GAUC", "logloss", "count" (groups with a positive),
     // "GAUC_groups" (groups with both classes), "instances". MetricValues::count = "count".

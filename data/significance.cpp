@@ -125,6 +125,25 @@ std::string per_sample_jsonl(const RankingMetrics& metrics, const IdMap& ids) {
     return os.str();
 }
 
+std::string per_group_jsonl(const std::vector<GroupRecord>& groups, const std::vector<int>& ks, const IdMap& ids) {
+    std::ostringstream os;
+    for (const GroupRecord& g : groups) {
+        TT_CHECK(g.values.hr.size() == ks.size() && g.values.ndcg.size() == ks.size(),
+                 "per_group_jsonl: a group has " + std::to_string(g.values.hr.size()) + " cut-offs, " + std::to_string(ks.size()) + " given");
+        ordered row;
+        row["user"] = std::string(ids.user_name(g.user));
+        row["pos"] = g.end;
+        row["history_len"] = g.end;
+        row["rank"] = g.values.rank;
+        for (std::size_t k = 0; k < ks.size(); ++k) row["HR@" + std::to_string(ks[k])] = g.values.hr[k];
+        for (std::size_t k = 0; k < ks.size(); ++k) row["NDCG@" + std::to_string(ks[k])] = g.values.ndcg[k];
+        row["GAUC"] = g.values.auc;
+        row["logloss"] = g.values.logloss;
+        os << row.dump() << "\n";
+    }
+    return os.str();
+}
+
 void PairedUnits::add(std::string user, double w, const std::vector<double>& va, const std::vector<double>& vb, int64_t hist,
                       int64_t position) {
     TT_CHECK(va.size() == metrics.size() && vb.size() == metrics.size(), "PairedUnits::add: one value per metric on each side");

@@ -7,6 +7,9 @@
 //   per-sample {"user": "u1", "pos": 17, "history_len": 17, "rank": 4, "NDCG@10": 0.43, ...}
 //              (per_sample_jsonl below: one row per evaluated sample; "pos" = the target's
 //              position in the user's sequence, so (user, pos) names the sample in any run)
+//   per-group  {"user": "u1", "pos": 17, "history_len": 17, "rank": 2, "NDCG@10": 0.63, "GAUC": 0.99, ...}
+//              (per_group_jsonl below: one row per candidate group of the candidate protocol;
+//              read exactly like per-sample rows)
 // Every field other than "user" must be a number; every metric of the first row must be on every
 // row. Rows are matched across the two files by (user) or (user, pos).
 //
@@ -37,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "data/candidates.hpp"  // GroupRecord
 #include "data/dataset.hpp"
 #include "data/metrics.hpp"
 
@@ -65,6 +69,12 @@ UnitFile read_unit_file(const std::string& path);
 // Per-sample rows of an evaluation (metrics built with per_sample = true) in the format above,
 // users in original ids. For writing next to apps/eval's per-user file.
 std::string per_sample_jsonl(const RankingMetrics& metrics, const IdMap& ids);
+
+// The same for the candidate protocol (data/candidates.hpp): one row per candidate group, keyed
+// by (user, pos = the example's end), with the group's rank, HR@K and NDCG@K for `ks`, "GAUC"
+// (the group's own AUC: its mean over rows is GAUC, every group having 1 + N candidates) and
+// "logloss" (its mean over rows is the logloss). What apps/eval --per-group writes.
+std::string per_group_jsonl(const std::vector<GroupRecord>& groups, const std::vector<int>& ks, const IdMap& ids);
 
 // Two files' rows matched unit by unit. a and b are row-major (row, metric).
 struct PairedUnits {

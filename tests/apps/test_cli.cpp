@@ -130,6 +130,8 @@ TEST_SUITE("apps/cli") {
             {{"--run", run, "--data", "/nonexistent/file.txt"}, "--data: /nonexistent/file.txt: no such file"},
             {{"--run", run, "--per-user", "/nonexistent/dir/users.jsonl"}, "--per-user: the directory /nonexistent/dir does not exist"},
             {{"--run", run, "--per-sample", "/nonexistent/dir/s.jsonl"}, "--per-sample: the directory /nonexistent/dir does not exist"},
+            {{"--run", run, "--per-group", "/nonexistent/dir/g.jsonl"}, "--per-group: the directory /nonexistent/dir does not exist"},
+            {{"--run", run, "--per-group", (dir / "g.jsonl").string()}, "--per-group: candidate-protocol metrics, and this evaluation has none"},
             {{"--run", run, "--ks", "5,100000"}, "--ks: K=100000 exceeds the "},  // refuted by the data: after loading
             {{"--run", run, "--bogus"}, "bogus"},
         });

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "apps/runner.hpp"
+#include "data/significance.hpp"
 #include "model/registry.hpp"
 
 using namespace tt;
@@ -104,7 +105,7 @@ TEST_SUITE("apps/train") {
         // each with the length of its own prefix, and its rows average to the summary.
         const std::string samples = o.out_dir + "/samples.jsonl";
         auto check_rows = [&](const std::vector<data::Example>& test) {  // -> mean NDCG@10 of the rows
-            evaluate(*run.model, ds, test, run.options.eval, run.options.seed, EvalFiles{"", samples});
+            evaluate(*run.model, ds, test, run.options.eval, run.options.seed, EvalFiles{"", samples, ""});
             std::ifstream in(samples);
             std::string line;
             std::size_t rows = 0;
@@ -296,9 +297,22 @@ TEST_SUITE("apps/train") {
         LoadedRun run = load_run(o.out_dir);
         data::Dataset ds = load_data(run.options.data);
         data::Split split = make_split(ds, run.options.data, run.options.model.every_position, run.options.model.max_len);
-        json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed);
+        const std::string groups = o.out_dir + "/groups.jsonl";
+        json again = evaluate(*run.model, ds, split.test, run.options.eval, run.options.seed, EvalFiles{"", "", groups});
         CHECK(again["candidates"]["NDCG@10"].get<double>() == doctest::Approx(c["NDCG@10"].get<double>()).epsilon(1e-12));
         CHECK(r["test"].contains("full"));  // full ranking stays on for test unless switched off
+        // --per-group: one row per test example that compare_runs reads as per-sample rows, whose
+        // means are the summary's metrics (every group has 1 + 19 candidates).
+        const data::UnitFile f = data::read_unit_file(groups);
+        CHECK(f.per_sample);
+        REQUIRE(f.rows.size() == split.test.size());
+        CHECK(f.metrics == std::vector<std::string>{"HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "GAUC", "logloss"});
+        for (std::size_t m = 0; m < f.metrics.size(); ++m) {
+            double sum = 0;
+            for (const data::UnitRecord& row : f.rows) sum += row.values[m];
+            INFO(f.metrics[m]);
+            CHECK(sum / static_cast<double>(f.rows.size()) == doctest::Approx(c[f.metrics[m]].get<double>()).epsilon(1e-6));
+        }
     }
 
     TEST_CASE("--no-full-ranking: only the candidate metrics, recorded in config.json, the same candidate numbers") {

@@ -156,6 +156,40 @@ TEST_CASE("group metrics: GAUC over groups of different sizes, with a one-class 
     CHECK(v.get("HR@1") == Approx(2.0 / 3));  // G1: the positive is 2nd; G2, G3: a positive on top
 }
 
+TEST_CASE("group metrics: each group's own values, whose means are the summary's") {
+    // G1: positive 0.5 among negatives {0.9, 0.1, 0.5}: rank 1 + #{neg >= 0.5} = 3 (the tie counts
+    //     against it); AUC (1 below + 1/2 tied) / 3 = 1/2; NDCG@5 = 1/log2(4) = 1/2.
+    // G2: positive 2 among {1, 0, -1}: rank 1, AUC 1, HR@1 1.
+    // Both have 4 instances, so the means of their AUCs and loglosses are GAUC and the logloss.
+    GroupMetrics m({{1, 5}});
+    const GroupValues g1 = m.add_group(std::vector<float>{0.5f, 0.9f, 0.1f, 0.5f}, std::vector<int32_t>{1, 0, 0, 0});
+    const GroupValues g2 = m.add_group(std::vector<float>{2.0f, 1.0f, 0.0f, -1.0f}, std::vector<int32_t>{1, 0, 0, 0});
+    CHECK(g1.rank == 3);
+    CHECK(g1.hr == std::vector<double>{0.0, 1.0});
+    CHECK(g1.ndcg[0] == 0.0);
+    CHECK(g1.ndcg[1] == Approx(0.5));
+    CHECK(g1.auc == Approx(0.5));
+    CHECK(g2.rank == 1);
+    CHECK(g2.hr == std::vector<double>{1.0, 1.0});
+    CHECK(g2.ndcg == std::vector<double>{1.0, 1.0});
+    CHECK(g2.auc == 1.0);
+    CHECK(g1.instances == 4);
+    auto sig = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+    CHECK(g2.logloss == Approx(-(std::log(sig(2)) + std::log(1 - sig(1)) + std::log(1 - sig(0)) + std::log(1 - sig(-1))) / 4));
+    const MetricValues v = m.result();
+    CHECK(v.get("HR@1") == Approx((g1.hr[0] + g2.hr[0]) / 2));
+    CHECK(v.get("NDCG@5") == Approx((g1.ndcg[1] + g2.ndcg[1]) / 2));
+    CHECK(v.get("GAUC") == Approx((g1.auc + g2.auc) / 2));
+    CHECK(v.get("logloss") == Approx((g1.logloss + g2.logloss) / 2));
+    // Without a positive: no rank and no ranking values; with one class only: no AUC.
+    const GroupValues g3 = m.add_group(std::vector<float>{0.3f, 0.2f}, std::vector<int32_t>{0, 0});
+    CHECK(g3.rank == -1);
+    CHECK(std::isnan(g3.hr[0]));
+    CHECK(std::isnan(g3.ndcg[1]));
+    CHECK(std::isnan(g3.auc));
+    CHECK(g3.logloss > 0);
+}
+
 TEST_CASE("group metrics: a group without a positive counts for AUC and logloss only") {
     GroupMetrics m({{1}});
     m.add_group(std::vector<float>{2, 1}, std::vector<int32_t>{1, 0});
@@ -355,6 +389,48 @@ TEST_CASE("candidates: evaluate_candidates runs the protocol with any scorer") {
     CHECK(f.get("logloss") == Approx(std::log(2.0)));
     auto wrong = [](const Batch& b, const tt::IntTensor&) { return tt::Tensor::zeros(tt::Shape{b.size(), 3}); };
     CHECK_THROWS_AS(evaluate_candidates(ds, sp.test, cs, opt, wrong), std::invalid_argument);
+}
+
+TEST_CASE("candidates: evaluate_candidates' per-example records, in the examples' order") {
+    Dataset ds = small_ds();
+    Split sp = make_leave_one_out(ds);
+    CandidateSet cs = make_split_candidates(ds, sp, 9, 11);
+    BatchOptions opt;
+    opt.batch_size = 7;  // 30 test examples, 5 batches, the last one short
+    // Scores that depend on the user, so every group has another rank: the positive scores u % 11
+    // among negatives 0.5, 1.5, ..., 8.5 (its rank is 10 - u % 11 for u % 11 <= 9, and 1 for 10).
+    auto scorer = [&](const Batch& b, const tt::IntTensor& c) {
+        const int64_t M = c.shape()[1];
+        tt::Tensor s = tt::Tensor::zeros(tt::Shape{b.size(), M});
+        for (int64_t r = 0; r < b.size(); ++r) {
+            s.data()[r * M] = static_cast<float>(b.examples[static_cast<std::size_t>(r)].user % 11);
+            for (int64_t j = 1; j < M; ++j) s.data()[r * M + j] = static_cast<float>(j) - 0.5f;
+        }
+        return s;
+    };
+    std::vector<GroupRecord> groups;
+    const MetricValues v = evaluate_candidates(ds, sp.test, cs, opt, scorer, {}, &groups);
+    REQUIRE(groups.size() == sp.test.size());
+    double hr5 = 0, ndcg10 = 0, gauc = 0, logloss = 0;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        CHECK(groups[i].user == sp.test[i].user);
+        CHECK(groups[i].end == sp.test[i].end);
+        const int u = groups[i].user % 11;
+        CHECK(groups[i].values.rank == (u <= 9 ? 10 - u : 1));
+        hr5 += groups[i].values.hr[0];
+        ndcg10 += groups[i].values.ndcg[1];
+        gauc += groups[i].values.auc;
+        logloss += groups[i].values.logloss;
+    }
+    const double n = static_cast<double>(groups.size());
+    CHECK(v.get("HR@5") == Approx(hr5 / n));
+    CHECK(v.get("NDCG@10") == Approx(ndcg10 / n));
+    CHECK(v.get("GAUC") == Approx(gauc / n));
+    CHECK(v.get("logloss") == Approx(logloss / n));
+    // The summary does not depend on whether records are kept.
+    const MetricValues w = evaluate_candidates(ds, sp.test, cs, opt, scorer);
+    CHECK(w.get("NDCG@10") == v.get("NDCG@10"));
+    CHECK(w.get("AUC") == v.get("AUC"));
 }
 
 TEST_CASE("candidates: file round trip, written atomically") {

@@ -250,12 +250,8 @@ MetricValues evaluate_candidates(const Dataset& ds, std::span<const Example> exa
         TT_CHECK(s.defined() && s.rank() == 2 && s.dim(0) == cand.shape()[0] && s.dim(1) == cand.shape()[1],
                  "evaluate_candidates: the scorer returned " + (s.defined() ? s.shape().str() : std::string("nothing")) +
                      " for candidates " + cand.shape().str());
-        if (!groups) {
-            gm.add_candidates(s);
-            continue;
-        }
-        std::vector<GroupValues> values;
-        gm.add_candidates(s, &values);
+        std::vector<GroupValues> values;  // stays empty unless the caller keeps records
+        gm.add_candidates(s, groups ? &values : nullptr);
         for (std::size_t r = 0; r < values.size(); ++r)
             groups->push_back({b.examples[r].user, b.examples[r].end, std::move(values[r])});
     }
